@@ -1,0 +1,3 @@
+from readerd.cli import main
+
+main()

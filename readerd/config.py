@@ -1,0 +1,112 @@
+"""Settings: READERD_* environment variables (and a .env file), typed and built once."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SAMPLES_DIR = Path(__file__).parent / "samples"
+
+
+def default_data_dir() -> Path:
+    """systemd's StateDirectory, else $XDG_DATA_HOME/readerd, else ~/.local/share/readerd."""
+    if state := os.environ.get("STATE_DIRECTORY"):
+        return Path(state.split(":")[0])
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "readerd"
+
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every knob readerd has. `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="READERD_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # --- storage
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+
+    # --- source
+    source: Literal["folder", "pocket"] = "folder"
+    folder: Path = SAMPLES_DIR
+    pocket_url: str = "https://getpocket.com"
+    pocket_consumer_key: SecretStr | None = None
+    pocket_access_token: SecretStr | None = None
+    pocket_page_size: int = Field(default=30, ge=1, le=30)
+
+    # --- fetch
+    fetch_allow: CommaList = Field(default_factory=list)
+    fetch_timeout: float = Field(default=30.0, gt=0)
+    fetch_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    fetch_max_redirects: int = Field(default=5, ge=0)
+    fetch_concurrency: int = Field(default=8, ge=1)
+    user_agent: str = "readerd/0.1 (+https://github.com/readerd/readerd)"
+
+    # --- analysis
+    analyzer: Literal["auto", "offline", "openai"] = "auto"
+    llm_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("READERD_LLM_BASE_URL", "OPENAI_BASE_URL")
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("READERD_LLM_API_KEY", "OPENAI_API_KEY")
+    )
+    llm_model: str | None = None
+    llm_concurrency: int = Field(default=2, ge=1)
+    llm_timeout: float = Field(default=120.0, gt=0)
+    llm_max_repairs: int = Field(default=2, ge=0)
+    llm_context_tokens: int = Field(default=8192, ge=1024)
+    summary_language: str = "auto"
+
+    # --- processing
+    max_attempts: int = Field(default=5, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("fetch_allow", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("summary_language")
+    @classmethod
+    def _language_code(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value != "auto" and not (len(value) == 2 and value.isalpha()):
+            raise ValueError("must be 'auto' or an ISO 639-1 code such as 'es'")
+        return value
+
+    @cached_property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL of the database."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'readerd.db'}"
+
+    @property
+    def use_llm(self) -> bool:
+        """True when analysis goes to an OpenAI-compatible endpoint."""
+        if self.analyzer == "offline":
+            return False
+        if self.analyzer == "openai":
+            return True
+        return bool(self.llm_model and (self.llm_base_url or self.llm_api_key))
+
+    def secrets(self) -> list[str]:
+        """Configured secret values, for log redaction."""
+        found = [self.pocket_consumer_key, self.pocket_access_token, self.llm_api_key]
+        return [s.get_secret_value() for s in found if s and s.get_secret_value()]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, .env and explicit overrides."""
+    return Settings(**overrides)  # type: ignore[arg-type]

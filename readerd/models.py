@@ -1,0 +1,143 @@
+"""SQLModel tables. The schema itself is owned by Alembic (migrations/)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Stage(StrEnum):
+    """Where a link is on its way through the pipeline."""
+
+    FETCH = "fetch"
+    EXTRACT = "extract"
+    ANALYZE = "analyze"
+    DONE = "done"
+
+
+class Status(StrEnum):
+    PENDING = "pending"  # due for (re)processing at next_attempt_at
+    DONE = "done"
+    FAILED = "failed"  # gave up: permanent error or attempts exhausted
+    UNSUPPORTED = "unsupported"  # content type readerd cannot read
+
+
+class TagOrigin(StrEnum):
+    SOURCE = "source"  # came from the read-later service or export
+    AI = "ai"  # chosen by the analyser
+
+
+class Link(SQLModel, table=True):
+    """A saved link: one row per (source, source_id); the row is the work queue."""
+
+    __table_args__ = (
+        UniqueConstraint("source", "source_id", name="uq_link_source"),
+        Index("ix_link_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    source_id: str
+    url: str
+    title: str | None = None
+    state: str = "unread"
+    deleted: bool = False
+    added_at: datetime | None = None
+    updated_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    provided_content: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    provided_content_type: str | None = None
+    stage: str = Stage.FETCH
+    status: str = Status.PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+    processed_at: datetime | None = None
+
+
+class Article(SQLModel, table=True):
+    """Extracted text and metadata of a link's page."""
+
+    link_id: int = Field(primary_key=True, foreign_key="link.id", ondelete="CASCADE")
+    final_url: str
+    content_type: str
+    kind: str = "html"
+    title: str | None = None
+    author: str | None = None
+    published: str | None = None
+    site_name: str | None = None
+    language: str | None = None
+    word_count: int = 0
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    content_hash: str
+    extracted_at: datetime = Field(default_factory=utcnow)
+
+
+class Analysis(SQLModel, table=True):
+    """The current analysis of a link (re-analysis replaces it)."""
+
+    link_id: int = Field(primary_key=True, foreign_key="link.id", ondelete="CASCADE")
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    key_points: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    language: str
+    analyzer: str
+    model: str
+    prompt_version: str
+    content_hash: str  # the article text this analysis was made from
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_ms: int = 0
+    coverage: float = 1.0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Tag(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+
+
+class LinkTag(SQLModel, table=True):
+    """A tag on a link; `origin` keeps the service's tags apart from the analyser's."""
+
+    __tablename__ = "link_tag"
+
+    link_id: int = Field(primary_key=True, foreign_key="link.id", ondelete="CASCADE")
+    tag_id: int = Field(primary_key=True, foreign_key="tag.id", ondelete="CASCADE")
+    origin: str = Field(default=TagOrigin.AI, primary_key=True)
+
+
+class SourceState(SQLModel, table=True):
+    """The incremental-sync cursor of one source, and how its last sync went."""
+
+    __tablename__ = "source_state"
+
+    source: str = Field(primary_key=True)
+    cursor: str | None = None
+    last_sync_at: datetime | None = None
+    last_result: str | None = None
+
+
+class LLMCallLog(SQLModel, table=True):
+    """Every request made to an LLM endpoint."""
+
+    __tablename__ = "llm_call"
+
+    id: int | None = Field(default=None, primary_key=True)
+    link_id: int | None = Field(default=None, foreign_key="link.id", ondelete="SET NULL")
+    model: str
+    base_url_host: str
+    prompt_version: str
+    mode: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_ms: int = 0
+    outcome: str
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)

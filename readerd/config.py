@@ -68,6 +68,7 @@ class Settings(BaseSettings):
 
     # --- processing
     max_attempts: int = Field(default=5, ge=1)
+    retry_base_seconds: float = Field(default=300.0, ge=0)
     log_level: str = "INFO"
 
     @field_validator("fetch_allow", mode="before")

@@ -19,8 +19,13 @@ from readerd.errors import StoreError
 BUSY_TIMEOUT_MS = 30_000
 
 
-def make_engine(settings: Settings) -> Engine:
-    """An engine for the configured database; creates the data dir for SQLite."""
+def make_engine(settings: Settings, *, write: bool = True) -> Engine:
+    """An engine for the configured database; creates the data dir for SQLite.
+
+    Write engines open every transaction with BEGIN IMMEDIATE, so two writers queue
+    on the busy timeout instead of one failing mid-transaction with "database is
+    locked"; read engines use plain BEGIN and never block the daemon's writes.
+    """
     url = make_url(settings.db_url)
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
@@ -31,12 +36,16 @@ def make_engine(settings: Settings) -> Engine:
         connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
     )
     event.listen(engine, "connect", _tune_sqlite_connection)
+    begin_sql = "BEGIN IMMEDIATE" if write else "BEGIN"
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin_sql))
     return engine
 
 
 def _tune_sqlite_connection(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     # WAL lets CLI readers run while the daemon writes; busy_timeout makes a
     # second writer wait instead of failing with "database is locked".
+    # Take transaction control away from pysqlite so the "begin" listener decides.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

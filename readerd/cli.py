@@ -1,0 +1,220 @@
+"""The `readerd` command: thin wrappers that parse, call the library, and print."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from readerd import console, library, store
+from readerd.config import Settings, load_settings
+from readerd.database import make_engine, require_current_schema, upgrade_database
+from readerd.errors import ConfigError, ReaderdError
+
+app = typer.Typer(
+    name="readerd",
+    help="Reads your saved links for you: sync, fetch, extract, tag, summarise, search.\n\n"
+    "Configuration comes from READERD_* environment variables or a .env file "
+    "(see .env.example). With no configuration readerd reads the bundled sample "
+    "articles with the offline analyser.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"READERD_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"config: {problems}") from None
+
+
+def _engine(settings: Settings, *, upgrade: bool = False, write: bool = True) -> Engine:
+    engine = make_engine(settings, write=write)
+    if upgrade:
+        upgrade_database(engine)
+    else:
+        require_current_schema(engine)
+    return engine
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx", "httpcore", "openai", "trafilatura", "htmldate", "courlan"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+@app.command()
+def run(
+    once: Annotated[bool, typer.Option("--once", help="Sync, process everything due, exit.")] = False,
+) -> None:
+    """Run readerd: with --once, one sync and one processing pass; else the daemon."""
+    settings = _settings()
+    if not once:
+        from readerd.daemon import run_daemon  # imported late: only the daemon needs it
+
+        raise typer.Exit(run_daemon(settings))
+    engine = _engine(settings, upgrade=True)
+    _sync(settings, engine)
+    _process(settings, engine)
+
+
+@app.command()
+def sync() -> None:
+    """Pull new and changed links from the configured source."""
+    settings = _settings()
+    _sync(settings, _engine(settings, upgrade=True))
+
+
+@app.command()
+def process() -> None:
+    """Fetch, extract and analyse every link that is due."""
+    settings = _settings()
+    _process(settings, _engine(settings, upgrade=True))
+
+
+def _sync(settings: Settings, engine: Engine) -> None:
+    from readerd.pipeline import sync_links
+
+    report = asyncio.run(sync_links(settings, engine))
+    console.out.print(
+        f"sync {report.source}: {report.new} new, {report.updated} updated, "
+        f"{report.deleted} deleted, {report.unchanged} unchanged",
+        markup=False,
+    )
+
+
+def _process(settings: Settings, engine: Engine) -> None:
+    from readerd.progress import run_with_progress
+
+    report = run_with_progress(settings, engine)
+    console.out.print(
+        f"processed: {report.done} analysed, {report.skipped_unchanged} unchanged, "
+        f"{report.retry} to retry, {report.failed} failed, {report.unsupported} unsupported",
+        markup=False,
+    )
+    if report.llm_stopped:
+        console.print_error(f"LLM stage stopped: {report.llm_stopped}")
+
+
+@app.command("import")
+def import_file(
+    path: Annotated[Path, typer.Argument(help="Pocket export (CSV, ZIP, ril_export.html) or a list of URLs.", exists=True, dir_okay=False)],
+) -> None:
+    """Add links from a Pocket export or a plain list of URLs; `process` reads them."""
+    from readerd.sources import read_import_file
+
+    settings = _settings()
+    engine = _engine(settings, upgrade=True)
+    links = read_import_file(path)
+    report = store.import_links(engine, links)
+    console.out.print(
+        f"import {path.name}: {report.new} new, {report.updated} updated, "
+        f"{report.unchanged} unchanged",
+        markup=False,
+    )
+
+
+@app.command("list")
+def list_(
+    status: Annotated[str | None, typer.Option(help="pending, done, failed or unsupported.")] = None,
+    tag: Annotated[str | None, typer.Option(help="Only links with this tag.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List links, newest first."""
+    links = library.list_links(_read_engine(), status=status, tag=tag, limit=limit)
+    console.print_json(links) if as_json else console.print_links(links)
+
+
+@app.command()
+def show(
+    link_id: Annotated[int, typer.Argument(metavar="ID", help="The link's id (see `readerd list`).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show one link: metadata, summary, key points, tags, status."""
+    link = library.get_link(_read_engine(), link_id)
+    if link is None:
+        raise ReaderdError(f"show: no link with id {link_id}")
+    console.print_json(link) if as_json else console.print_link(link)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Words to find in titles, summaries, tags and text.")],
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Full-text search (accent-insensitive, prefix matching), best match first."""
+    links = library.search(_read_engine(), query, limit=limit)
+    console.print_json(links) if as_json else console.print_links(links)
+
+
+@app.command()
+def tags(as_json: JsonOption = False) -> None:
+    """Every tag and how many links carry it."""
+    rows = library.tag_counts(_read_engine())
+    console.print_json(rows) if as_json else console.print_tags(rows)
+
+
+@app.command()
+def stats(as_json: JsonOption = False) -> None:
+    """Counts per status, stage and language; LLM tokens; source sync state."""
+    data = library.stats(_read_engine())
+    console.print_json(data) if as_json else console.print_stats(data)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to this version of readerd."""
+    settings = _settings()
+    engine = make_engine(settings)
+    upgrade_database(engine)
+    console.out.print(f"database at {engine.url.render_as_string()} is up to date", markup=False)
+
+
+def _read_engine() -> Engine:
+    return _engine(_settings(), write=False)
+
+
+def main() -> None:
+    """Entry point: run the app, turning readerd errors into one line and exit code."""
+    os.umask(0o077)  # the database and logs hold private reading data
+    level = os.environ.get("READERD_LOG_LEVEL", "WARNING")
+    _setup_logging(level)
+    try:
+        app(standalone_mode=False)
+    except ReaderdError as exc:
+        console.print_error(str(exc))
+        sys.exit(2 if isinstance(exc, ConfigError) else 1)
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", None) or getattr(exc, "code", 0)
+        sys.exit(code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,211 @@
+"""Read-only queries over the library: what the CLI and the digest show."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, text
+from sqlmodel import Session, col, select
+
+from readerd.models import Analysis, Article, Link, LinkTag, SourceState, Status, Tag, utcnow
+
+WORDS_PER_MINUTE = 230
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+def _tags_by_link(session: Session, link_ids: list[int]) -> dict[int, dict[str, list[str]]]:
+    rows = session.exec(
+        select(LinkTag.link_id, LinkTag.origin, Tag.name)
+        .join(Tag, col(Tag.id) == col(LinkTag.tag_id))
+        .where(col(LinkTag.link_id).in_(link_ids))
+        .order_by(col(Tag.name))
+    ).all()
+    found: dict[int, dict[str, list[str]]] = defaultdict(lambda: {"ai": [], "source": []})
+    for link_id, origin, name in rows:
+        found[link_id][origin].append(name)
+    return found
+
+
+def _view(link: Link, article: Article | None, analysis: Analysis | None,
+          tags: dict[str, list[str]], *, full: bool = False) -> dict[str, Any]:
+    words = article.word_count if article else 0
+    view: dict[str, Any] = {
+        "id": link.id,
+        "url": link.url,
+        "title": (article.title if article else None) or link.title,
+        "site_name": article.site_name if article else None,
+        "author": article.author if article else None,
+        "published": article.published if article else None,
+        "language": article.language if article else None,
+        "word_count": words,
+        "reading_minutes": max(1, round(words / WORDS_PER_MINUTE)) if words else 0,
+        "tags": sorted(set(tags["ai"]) | set(tags["source"])),
+        "source_tags": tags["source"],
+        "ai_tags": tags["ai"],
+        "summary": analysis.summary if analysis else None,
+        "key_points": list(analysis.key_points) if analysis else [],
+        "summary_language": analysis.language if analysis else None,
+        "status": link.status,
+        "stage": link.stage,
+        "state": link.state,
+        "deleted": link.deleted,
+        "attempts": link.attempts,
+        "last_error": link.last_error,
+        "source": link.source,
+        "added_at": _iso(link.added_at or link.created_at),
+        "processed_at": _iso(link.processed_at),
+    }
+    if full:
+        view["analysis"] = (
+            {
+                "analyzer": analysis.analyzer, "model": analysis.model,
+                "prompt_version": analysis.prompt_version, "tokens_in": analysis.tokens_in,
+                "tokens_out": analysis.tokens_out, "latency_ms": analysis.latency_ms,
+                "coverage": analysis.coverage, "analyzed_at": _iso(analysis.created_at),
+            }
+            if analysis
+            else None
+        )
+        view["text"] = article.text if article else None
+    return view
+
+
+def _views(session: Session, links: list[Link], *, full: bool = False) -> list[dict[str, Any]]:
+    ids = [link.id or 0 for link in links]
+    tags = _tags_by_link(session, ids)
+    articles = {a.link_id: a for a in session.exec(select(Article).where(col(Article.link_id).in_(ids)))}
+    analyses = {a.link_id: a for a in session.exec(select(Analysis).where(col(Analysis.link_id).in_(ids)))}
+    empty = {"ai": [], "source": []}
+    return [
+        _view(link, articles.get(link.id or 0), analyses.get(link.id or 0),
+              tags.get(link.id or 0, empty), full=full)
+        for link in links
+    ]
+
+
+def list_links(engine: Engine, *, status: str | None = None, tag: str | None = None,
+               limit: int = 50, include_deleted: bool = False) -> list[dict[str, Any]]:
+    """Links, newest first, optionally filtered by status or tag."""
+    query = select(Link).order_by(col(Link.id).desc()).limit(limit)
+    if status:
+        query = query.where(Link.status == status)
+    if not include_deleted:
+        query = query.where(col(Link.deleted).is_(False))
+    if tag:
+        query = query.where(
+            col(Link.id).in_(
+                select(LinkTag.link_id).join(Tag, col(Tag.id) == col(LinkTag.tag_id))
+                .where(Tag.name == tag)
+            )
+        )
+    with Session(engine) as session:
+        return _views(session, list(session.exec(query)))
+
+
+def get_link(engine: Engine, link_id: int) -> dict[str, Any] | None:
+    """Everything known about one link, including its text and analysis record."""
+    with Session(engine) as session:
+        link = session.get(Link, link_id)
+        return _views(session, [link], full=True)[0] if link else None
+
+
+def fts_query(user_query: str) -> str:
+    """Turn free text into a safe FTS5 query: every word must match, as a prefix."""
+    words = re.findall(r"\w+", user_query, flags=re.UNICODE)
+    return " ".join(f'"{word}"*' for word in words)
+
+
+def search(engine: Engine, user_query: str, limit: int = 20) -> list[dict[str, Any]]:
+    """Full-text search over title, summary, tags and text, best match first."""
+    match = fts_query(user_query)
+    if not match:
+        return []
+    with Session(engine) as session:
+        ids = [
+            row[0]
+            for row in session.execute(
+                text(
+                    "SELECT rowid FROM link_search WHERE link_search MATCH :q "
+                    "ORDER BY bm25(link_search, 10.0, 5.0, 5.0, 1.0) LIMIT :n"
+                ),
+                {"q": match, "n": limit},
+            )
+        ]
+        links = {link.id: link for link in session.exec(select(Link).where(col(Link.id).in_(ids)))}
+        ordered = [links[i] for i in ids if i in links and not links[i].deleted]
+        return _views(session, ordered)
+
+
+def count_due(engine: Engine) -> int:
+    """How many links are waiting to be processed now."""
+    now = utcnow()
+    with Session(engine) as session:
+        return session.exec(
+            select(func.count())
+            .where(Link.status == Status.PENDING, col(Link.deleted).is_(False))
+            .where((col(Link.next_attempt_at).is_(None)) | (col(Link.next_attempt_at) <= now))
+        ).one()
+
+
+def tag_counts(engine: Engine) -> list[dict[str, Any]]:
+    """Every tag with how many links carry it, by origin."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Tag.name, LinkTag.origin, func.count(col(LinkTag.link_id)))
+            .join(LinkTag, col(LinkTag.tag_id) == col(Tag.id))
+            .join(Link, col(Link.id) == col(LinkTag.link_id))
+            .where(col(Link.deleted).is_(False))
+            .group_by(col(Tag.name), col(LinkTag.origin))
+        ).all()
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"ai": 0, "source": 0})
+    for name, origin, count in rows:
+        counts[name][origin] = count
+    result = [
+        {"tag": name, "count": c["ai"] + c["source"], "ai": c["ai"], "source": c["source"]}
+        for name, c in counts.items()
+    ]
+    return sorted(result, key=lambda r: (-r["count"], r["tag"]))
+
+
+def stats(engine: Engine) -> dict[str, Any]:
+    """Counts per status and stage, languages, words, LLM usage and source cursors."""
+    with Session(engine) as session:
+        by_status = dict(session.exec(
+            select(Link.status, func.count()).where(col(Link.deleted).is_(False))
+            .group_by(col(Link.status))
+        ).all())
+        by_stage = dict(session.exec(
+            select(Link.stage, func.count()).where(col(Link.deleted).is_(False))
+            .group_by(col(Link.stage))
+        ).all())
+        languages = dict(session.exec(
+            select(Article.language, func.count()).group_by(col(Article.language))
+        ).all())
+        deleted = session.exec(select(func.count()).where(col(Link.deleted).is_(True))).one()
+        words = session.exec(select(func.coalesce(func.sum(Article.word_count), 0))).one()
+        tokens = session.exec(
+            select(func.coalesce(func.sum(Analysis.tokens_in), 0),
+                   func.coalesce(func.sum(Analysis.tokens_out), 0))
+        ).one()
+        sources = [
+            {"source": s.source, "cursor": s.cursor, "last_sync_at": _iso(s.last_sync_at),
+             "last_result": s.last_result}
+            for s in session.exec(select(SourceState))
+        ]
+    return {
+        "links": sum(by_status.values()),
+        "by_status": by_status,
+        "by_stage": by_stage,
+        "deleted": deleted,
+        "languages": {k or "unknown": v for k, v in languages.items()},
+        "words": words,
+        "tokens_in": tokens[0],
+        "tokens_out": tokens[1],
+        "sources": sources,
+    }

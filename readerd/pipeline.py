@@ -1,0 +1,223 @@
+"""Wires the leaves together: sync links from a source, then process every due link.
+
+Each stage reads due rows and writes its result back in one short transaction, so
+the database row is the queue and a crash loses at most the items in flight.
+Network and model work runs concurrently under separate limits; every write goes
+through one writer thread, so writes stay serialised and the event loop never
+blocks on a busy database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy import Engine
+
+from readerd import store
+from readerd.analyze import Analyzer, make_analyzer
+from readerd.config import Settings
+from readerd.errors import AnalysisError, LLMUnavailableError, ReaderdError, UnsupportedContentError
+from readerd.extract import extract_article
+from readerd.fetch import fetch_page, make_fetch_client
+from readerd.models import Stage, Status, utcnow
+from readerd.results import ArticleInput, FetchedPage
+from readerd.sources import Source, make_source
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+DUE_BATCH = 200
+
+
+@dataclass
+class SyncReport:
+    source: str
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    cursor: str | None = None
+
+
+@dataclass
+class ProcessReport:
+    done: int = 0
+    failed: int = 0
+    retry: int = 0
+    unsupported: int = 0
+    skipped_unchanged: int = 0
+    llm_stopped: str | None = None  # why the LLM stage stopped for this run
+    errors: list[str] = field(default_factory=list)
+
+
+async def sync_links(settings: Settings, engine: Engine, source: Source | None = None) -> SyncReport:
+    """Pull what changed since the stored cursor; the cursor moves only with the links."""
+    source = source or make_source(settings)
+    since = store.get_cursor(engine, source.name)
+    try:
+        batch = await source.changes(since)
+    except ReaderdError as exc:
+        store.record_sync_failure(engine, source.name, str(exc))
+        raise
+    result = f"ok: {len(batch.links)} changed"
+    upsert = store.commit_sync(engine, source.name, batch.links, batch.cursor, result)
+    log.info("sync: %s: %d new, %d updated, %d deleted", source.name, upsert.new,
+             upsert.updated, upsert.deleted)
+    return SyncReport(source.name, upsert.new, upsert.updated, upsert.deleted, upsert.unchanged,
+                      batch.cursor)
+
+
+class Processor:
+    """Processes due links with bounded concurrency; one failing item never stops the rest."""
+
+    def __init__(self, settings: Settings, engine: Engine, analyzer: Analyzer | None = None,
+                 stop: asyncio.Event | None = None,
+                 on_item: Callable[[int, str], None] | None = None) -> None:
+        self.settings, self.engine = settings, engine
+        self.analyzer = analyzer or make_analyzer(settings)
+        self.stop = stop or asyncio.Event()
+        self.on_item = on_item
+        self.report = ProcessReport()
+        self._fetch_slots = asyncio.Semaphore(settings.fetch_concurrency)
+        self._llm_slots = asyncio.Semaphore(settings.llm_concurrency)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readerd-writer")
+        self._llm_stopped = False
+
+    async def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, partial(fn, *args, **kwargs))
+
+    async def run(self) -> ProcessReport:
+        """Process every due link until none is left (or stop is set)."""
+        workers = self.settings.fetch_concurrency + self.settings.llm_concurrency
+        queue: asyncio.Queue[store.DueLink] = asyncio.Queue(maxsize=workers * 2)
+        seen: set[int] = set()
+        async with make_fetch_client(self.settings) as client:
+            tasks = [asyncio.create_task(self._work(queue, client)) for _ in range(workers)]
+            try:
+                await self._feed(queue, seen)
+                await queue.join()
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                self._writer.shutdown(wait=True)
+        return self.report
+
+    async def _feed(self, queue: asyncio.Queue[store.DueLink], seen: set[int]) -> None:
+        while not self.stop.is_set():
+            batch = await self._write(store.due_links, self.engine, DUE_BATCH, seen)
+            if not batch:
+                return
+            for due in batch:
+                if self.stop.is_set():
+                    return
+                seen.add(due.id)
+                await queue.put(due)
+
+    async def _work(self, queue: asyncio.Queue[store.DueLink], client: httpx.AsyncClient) -> None:
+        while True:
+            due = await queue.get()
+            try:
+                outcome = await self._process_one(due, client)
+                if self.on_item:
+                    self.on_item(due.id, outcome)
+            finally:
+                queue.task_done()
+
+    async def _process_one(self, due: store.DueLink, client: httpx.AsyncClient) -> str:
+        stage = "fetch"
+        try:
+            if due.stage in (Stage.FETCH, Stage.EXTRACT):
+                page = await self._fetch(due, client)
+                stage = "extract"
+                extracted = await asyncio.to_thread(extract_article, page)
+                await self._write(store.save_article, self.engine, due.id, page, extracted)
+            stage = "analyze"
+            return await self._analyze(due.id)
+        except UnsupportedContentError as exc:
+            await self._fail(due.id, str(exc), retryable=False, final=Status.UNSUPPORTED)
+            self.report.unsupported += 1
+            return "unsupported"
+        except ReaderdError as exc:
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after:  # rate limited: come back later without spending an attempt
+                until = utcnow() + timedelta(seconds=float(retry_after))
+                await self._write(store.defer, self.engine, due.id, until, str(exc))
+                self.report.retry += 1
+                return "deferred"
+            return await self._fail(due.id, str(exc), retryable=exc.retryable)
+        except Exception as exc:  # a bug must cost one item, never the run
+            log.exception("%s: unexpected error on link %s", stage, due.id)
+            return await self._fail(due.id, f"{stage}: internal error: {exc!r}", retryable=True)
+
+    async def _fetch(self, due: store.DueLink, client: httpx.AsyncClient) -> FetchedPage:
+        if due.provided_content is not None:
+            content_type = (due.provided_content_type or "text/html").split(";")[0].strip()
+            return FetchedPage(due.url, 200, content_type.lower(), due.provided_content)
+        async with self._fetch_slots:
+            return await fetch_page(client, due.url, self.settings)
+
+    async def _analyze(self, link_id: int) -> str:
+        article = await self._write(store.article_for_analysis, self.engine, link_id)
+        if article is None:
+            raise AnalysisError(f"analyze: link {link_id} has no extracted article")
+        analyzer = self.analyzer
+        if await self._write(store.analysis_is_current, self.engine, link_id, analyzer.model,
+                             analyzer.prompt_version, article.content_hash):
+            await self._write(store.mark_done, self.engine, link_id)
+            self.report.skipped_unchanged += 1
+            return "unchanged"
+        if self._llm_stopped:
+            raise AnalysisError(f"analyze: LLM stage stopped: {self.report.llm_stopped}")
+        vocabulary = await self._write(store.vocabulary, self.engine)
+        request = ArticleInput(
+            url=article.url, title=article.title, text=article.text, language=article.language,
+            vocabulary=tuple(vocabulary), summary_language=self.settings.summary_language,
+        )
+        async with self._llm_slots:
+            try:
+                analysis = await analyzer.analyze(request)
+            except LLMUnavailableError as exc:
+                self._llm_stopped, self.report.llm_stopped = True, str(exc)
+                log.error("%s — the LLM stage stops for this run; fetching goes on", exc)
+                raise
+            except AnalysisError as exc:
+                await self._write(store.log_llm_calls, self.engine, link_id,
+                                  getattr(exc, "calls", []))
+                raise
+        await self._write(store.save_analysis, self.engine, link_id, analysis,
+                          article.content_hash)
+        self.report.done += 1
+        return "done"
+
+    async def _fail(self, link_id: int, message: str, *, retryable: bool,
+                    final: Status = Status.FAILED) -> str:
+        log.warning("link %s: %s", link_id, message)
+        self.report.errors.append(f"{link_id}: {message}")
+        status = await self._write(
+            store.record_failure, self.engine, link_id, message, retryable=retryable,
+            max_attempts=self.settings.max_attempts,
+            retry_base_seconds=self.settings.retry_base_seconds, status_if_final=final,
+        )
+        if status == Status.PENDING:
+            self.report.retry += 1
+            return "retry"
+        if final == Status.FAILED:
+            self.report.failed += 1
+        return str(status)
+
+
+async def process_due(settings: Settings, engine: Engine, analyzer: Analyzer | None = None,
+                      stop: asyncio.Event | None = None,
+                      on_item: Callable[[int, str], None] | None = None) -> ProcessReport:
+    """Process every link that is due now."""
+    return await Processor(settings, engine, analyzer, stop, on_item).run()
+

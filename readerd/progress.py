@@ -1,0 +1,25 @@
+"""A progress bar around process_due when a person is watching (rich), silence otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
+
+from readerd.config import Settings
+from readerd.library import count_due
+from readerd.pipeline import ProcessReport, process_due
+
+
+def run_with_progress(settings: Settings, engine: Engine) -> ProcessReport:
+    """Process due links, showing a bar on an interactive terminal."""
+    if not sys.stderr.isatty():
+        return asyncio.run(process_due(settings, engine))
+    columns = (TextColumn("processing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task("processing", total=count_due(engine))
+        return asyncio.run(
+            process_due(settings, engine, on_item=lambda _id, _outcome: progress.advance(task))
+        )

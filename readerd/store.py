@@ -1,0 +1,364 @@
+"""The only module that writes SQL: links as a work queue, articles, analyses, tags, cursors."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, delete, func, text
+from sqlmodel import Session, col, select
+
+from readerd import models
+from readerd.models import Link, LinkTag, Stage, Status, Tag, TagOrigin, utcnow
+from readerd.results import Analysis, Extracted, FetchedPage, LinkState, SavedLink
+
+MAX_ERROR_CHARS = 500
+MAX_BACKOFF = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class UpsertReport:
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True)
+class DueLink:
+    """A snapshot of a link due for processing, detached from any session."""
+
+    id: int
+    url: str
+    stage: str
+    attempts: int
+    provided_content: bytes | None
+    provided_content_type: str | None
+
+
+@dataclass(frozen=True)
+class ArticleForAnalysis:
+    url: str
+    title: str | None
+    text: str
+    language: str | None
+    content_hash: str
+
+
+def hash_text(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+# --- sync -----------------------------------------------------------------
+
+
+def commit_sync(engine: Engine, source: str, batch_links: list[SavedLink], cursor: str | None,
+                result: str) -> UpsertReport:
+    """Store the links of one sync and, in the same transaction, advance the cursor."""
+    with Session(engine) as session:
+        report = _upsert_links(session, batch_links)
+        state = session.get(models.SourceState, source) or models.SourceState(source=source)
+        if cursor is not None:
+            state.cursor = cursor
+        state.last_sync_at = utcnow()
+        state.last_result = result
+        session.add(state)
+        session.commit()
+    return report
+
+
+def record_sync_failure(engine: Engine, source: str, message: str) -> None:
+    """Note a failed sync without moving the cursor."""
+    with Session(engine) as session:
+        state = session.get(models.SourceState, source) or models.SourceState(source=source)
+        state.last_sync_at = utcnow()
+        state.last_result = f"error: {message}"[:MAX_ERROR_CHARS]
+        session.add(state)
+        session.commit()
+
+
+def get_cursor(engine: Engine, source: str) -> str | None:
+    with Session(engine) as session:
+        state = session.get(models.SourceState, source)
+        return state.cursor if state else None
+
+
+def import_links(engine: Engine, links: list[SavedLink]) -> UpsertReport:
+    """Store links from an export file (no cursor involved)."""
+    with Session(engine) as session:
+        report = _upsert_links(session, links)
+        session.commit()
+    return report
+
+
+def _upsert_links(session: Session, links: list[SavedLink]) -> UpsertReport:
+    counts = {"new": 0, "updated": 0, "deleted": 0, "unchanged": 0}
+    for saved in links:
+        existing = session.exec(
+            select(Link).where(Link.source == saved.source, Link.source_id == saved.source_id)
+        ).first()
+        if saved.state == LinkState.DELETED:
+            if existing and not existing.deleted:
+                existing.deleted, existing.state = True, LinkState.DELETED
+                session.add(existing)
+                counts["deleted"] += 1
+            continue
+        if existing is None:
+            link = Link(source=saved.source, source_id=saved.source_id, url=saved.url)
+            _apply_saved(link, saved)
+            session.add(link)
+            session.flush()
+            counts["new"] += 1
+        else:
+            link = existing
+            changed = _apply_saved(link, saved)
+            session.add(link)
+            counts["updated" if changed else "unchanged"] += 1
+        _set_tags(session, link.id or 0, saved.tags, TagOrigin.SOURCE)
+    session.flush()
+    return UpsertReport(**counts)
+
+
+def _apply_saved(link: Link, saved: SavedLink) -> bool:
+    """Copy a SavedLink onto a row; requeue it when what is to be read changed."""
+    requeue = bool(saved.url) and saved.url != link.url
+    if saved.content is not None and saved.content != link.provided_content:
+        requeue = True
+        link.provided_content = saved.content
+        link.provided_content_type = saved.content_type
+    changed = requeue or link.deleted or (saved.title or link.title) != link.title
+    if saved.url:
+        link.url = saved.url
+    link.title = saved.title or link.title
+    link.state, link.deleted = saved.state, False
+    link.added_at = saved.added_at or link.added_at
+    link.updated_at = saved.updated_at or link.updated_at
+    if requeue and link.id is not None:
+        link.stage, link.status, link.attempts = Stage.FETCH, Status.PENDING, 0
+        link.last_error, link.next_attempt_at = None, None
+    return changed
+
+
+# --- the work queue ---------------------------------------------------------
+
+
+def due_links(engine: Engine, limit: int, exclude: set[int] | None = None) -> list[DueLink]:
+    """Pending, not deleted links whose retry time has come, oldest first."""
+    now = utcnow()
+    query = (
+        select(Link)
+        .where(Link.status == Status.PENDING, col(Link.deleted).is_(False))
+        .where((col(Link.next_attempt_at).is_(None)) | (col(Link.next_attempt_at) <= now))
+        .order_by(col(Link.id))
+        .limit(limit)
+    )
+    if exclude:
+        query = query.where(col(Link.id).not_in(exclude))
+    with Session(engine) as session:
+        return [
+            DueLink(l.id or 0, l.url, l.stage, l.attempts, l.provided_content,
+                    l.provided_content_type)
+            for l in session.exec(query)
+        ]
+
+
+def save_article(engine: Engine, link_id: int, page: FetchedPage, extracted: Extracted) -> str:
+    """Store the extracted article and move the link to the analysis stage."""
+    content_hash = hash_text(extracted.text)
+    with Session(engine) as session:
+        article = session.get(models.Article, link_id) or models.Article(
+            link_id=link_id, final_url=page.url, content_type=page.content_type, text="",
+            content_hash=content_hash,
+        )
+        article.final_url, article.content_type = page.url, page.content_type
+        article.kind, article.title, article.author = extracted.kind, extracted.title, extracted.author
+        article.published, article.site_name = extracted.published, extracted.site_name
+        article.language, article.word_count = extracted.language, extracted.word_count
+        article.text, article.content_hash, article.extracted_at = extracted.text, content_hash, utcnow()
+        session.add(article)
+        link = _link(session, link_id)
+        link.stage, link.last_error = Stage.ANALYZE, None
+        session.add(link)
+        session.flush()
+        _reindex(session, link_id)
+        session.commit()
+    return content_hash
+
+
+def article_for_analysis(engine: Engine, link_id: int) -> ArticleForAnalysis | None:
+    with Session(engine) as session:
+        article = session.get(models.Article, link_id)
+        if article is None:
+            return None
+        link = _link(session, link_id)
+        return ArticleForAnalysis(
+            url=link.url, title=article.title or link.title, text=article.text,
+            language=article.language, content_hash=article.content_hash,
+        )
+
+
+def analysis_is_current(engine: Engine, link_id: int, model: str, prompt_version: str,
+                        content_hash: str) -> bool:
+    """True when the stored analysis was made from this text by this model and prompt."""
+    with Session(engine) as session:
+        current = session.get(models.Analysis, link_id)
+        return bool(
+            current
+            and current.content_hash == content_hash
+            and current.model == model
+            and current.prompt_version == prompt_version
+        )
+
+
+def save_analysis(engine: Engine, link_id: int, analysis: Analysis, content_hash: str) -> None:
+    """Store an analysis, replace the link's AI tags, log its LLM calls, mark the link done."""
+    with Session(engine) as session:
+        row = session.get(models.Analysis, link_id) or models.Analysis(
+            link_id=link_id, summary="", language="", analyzer="", model="", prompt_version="",
+            content_hash=content_hash,
+        )
+        row.summary, row.key_points, row.language = (
+            analysis.summary, list(analysis.key_points), analysis.language,
+        )
+        row.analyzer, row.model, row.prompt_version = (
+            analysis.analyzer, analysis.model, analysis.prompt_version,
+        )
+        row.content_hash, row.coverage, row.created_at = content_hash, analysis.coverage, utcnow()
+        row.tokens_in, row.tokens_out, row.latency_ms = (
+            analysis.tokens_in, analysis.tokens_out, analysis.latency_ms,
+        )
+        session.add(row)
+        _set_tags(session, link_id, analysis.tags, TagOrigin.AI)
+        _log_calls(session, link_id, analysis)
+        _finish(session, link_id)
+        session.flush()
+        _reindex(session, link_id)
+        session.commit()
+
+
+def mark_done(engine: Engine, link_id: int) -> None:
+    """Finish a link whose analysis is already current."""
+    with Session(engine) as session:
+        _finish(session, link_id)
+        session.commit()
+
+
+def log_llm_calls(engine: Engine, link_id: int | None, analysis_calls: list) -> None:  # type: ignore[type-arg]
+    """Log LLM requests of an analysis that failed (successful ones come with save_analysis)."""
+    with Session(engine) as session:
+        for call in analysis_calls:
+            session.add(_call_row(link_id, call))
+        session.commit()
+
+
+def record_failure(engine: Engine, link_id: int, error: str, *, retryable: bool,
+                   max_attempts: int, retry_base_seconds: float,
+                   status_if_final: Status = Status.FAILED) -> str:
+    """Count a failed attempt: schedule a retry with backoff, or give up. Returns the status."""
+    with Session(engine) as session:
+        link = _link(session, link_id)
+        link.attempts += 1
+        link.last_error = error[:MAX_ERROR_CHARS]
+        if retryable and link.attempts < max_attempts:
+            delay = timedelta(seconds=retry_base_seconds * 2 ** (link.attempts - 1))
+            link.status, link.next_attempt_at = Status.PENDING, utcnow() + min(delay, MAX_BACKOFF)
+        else:
+            link.status, link.next_attempt_at = status_if_final, None
+            link.processed_at = utcnow()
+        session.add(link)
+        session.commit()
+        return link.status
+
+
+def defer(engine: Engine, link_id: int, until: datetime, reason: str) -> None:
+    """Put a link back in the queue for later without counting an attempt (rate limits)."""
+    with Session(engine) as session:
+        link = _link(session, link_id)
+        link.status, link.next_attempt_at, link.last_error = Status.PENDING, until, reason
+        session.add(link)
+        session.commit()
+
+
+def vocabulary(engine: Engine, limit: int = 50) -> list[str]:
+    """The most used tags, for the analyser to reuse."""
+    query = (
+        select(Tag.name, func.count(col(LinkTag.link_id)).label("uses"))
+        .join(LinkTag, col(LinkTag.tag_id) == col(Tag.id))
+        .group_by(col(Tag.name))
+        .order_by(text("uses DESC"), col(Tag.name))
+        .limit(limit)
+    )
+    with Session(engine) as session:
+        return [name for name, _ in session.exec(query)]
+
+
+# --- helpers ----------------------------------------------------------------
+
+
+def _link(session: Session, link_id: int) -> Link:
+    link = session.get(Link, link_id)
+    if link is None:
+        raise LookupError(f"store: no link with id {link_id}")
+    return link
+
+
+def _finish(session: Session, link_id: int) -> None:
+    link = _link(session, link_id)
+    link.stage, link.status, link.last_error = Stage.DONE, Status.DONE, None
+    link.next_attempt_at, link.processed_at = None, utcnow()
+    session.add(link)
+
+
+def _set_tags(session: Session, link_id: int, names: tuple[str, ...], origin: TagOrigin) -> None:
+    """Replace the link's tags of one origin; the other origin's tags stay."""
+    session.exec(  # type: ignore[call-overload]
+        delete(LinkTag).where(col(LinkTag.link_id) == link_id, col(LinkTag.origin) == origin)
+    )
+    for name in dict.fromkeys(n.strip() for n in names if n.strip()):
+        tag = session.exec(select(Tag).where(Tag.name == name)).first()
+        if tag is None:
+            tag = Tag(name=name)
+            session.add(tag)
+            session.flush()
+        session.add(LinkTag(link_id=link_id, tag_id=tag.id or 0, origin=origin))
+
+
+def _log_calls(session: Session, link_id: int, analysis: Analysis) -> None:
+    for call in analysis.calls:
+        session.add(_call_row(link_id, call))
+
+
+def _call_row(link_id: int | None, call) -> models.LLMCallLog:  # type: ignore[no-untyped-def]
+    return models.LLMCallLog(
+        link_id=link_id, model=call.model, base_url_host=call.base_url_host,
+        prompt_version=call.prompt_version, mode=call.mode, tokens_in=call.tokens_in,
+        tokens_out=call.tokens_out, latency_ms=call.latency_ms, outcome=call.outcome,
+        error=(call.error or None) and call.error[:MAX_ERROR_CHARS],
+    )
+
+
+def _reindex(session: Session, link_id: int) -> None:
+    """Rewrite the link's row in the FTS5 index (SQLite only)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    link = _link(session, link_id)
+    article = session.get(models.Article, link_id)
+    analysis = session.get(models.Analysis, link_id)
+    tags = session.exec(
+        select(Tag.name).join(LinkTag, col(LinkTag.tag_id) == col(Tag.id))
+        .where(LinkTag.link_id == link_id)
+    ).all()
+    params = {
+        "id": link_id,
+        "title": (article.title if article else None) or link.title or "",
+        "summary": analysis.summary if analysis else "",
+        "tags": " ".join(sorted(set(tags))),
+        "text": article.text if article else "",
+    }
+    session.execute(text("DELETE FROM link_search WHERE rowid = :id"), {"id": link_id})
+    session.execute(
+        text("INSERT INTO link_search (rowid, title, summary, tags, text) "
+             "VALUES (:id, :title, :summary, :tags, :text)"),
+        params,
+    )

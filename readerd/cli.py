@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from readerd import console, library, store
+from readerd.commands import register_all
 from readerd.config import Settings, load_settings
 from readerd.database import make_engine, require_current_schema, upgrade_database
 from readerd.errors import ConfigError, ReaderdError
@@ -190,6 +191,9 @@ def db_upgrade() -> None:
     engine = make_engine(settings)
     upgrade_database(engine)
     console.out.print(f"database at {engine.url.render_as_string()} is up to date", markup=False)
+
+
+register_all(app)
 
 
 def _read_engine() -> Engine:

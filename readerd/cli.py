@@ -103,7 +103,10 @@ def _sync(settings: Settings, engine: Engine) -> None:
 def _process(settings: Settings, engine: Engine) -> None:
     from readerd.progress import run_with_progress
 
-    report = run_with_progress(settings, engine)
+    touched: list[int] = []
+    report = run_with_progress(settings, engine, on_item=lambda link_id, _: touched.append(link_id))
+    if touched:
+        console.print_links(library.list_links(engine, ids=touched, limit=len(touched)))
     console.out.print(
         f"processed: {report.done} analysed, {report.skipped_unchanged} unchanged, "
         f"{report.retry} to retry, {report.failed} failed, {report.unsupported} unsupported",

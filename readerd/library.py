@@ -90,9 +90,12 @@ def _views(session: Session, links: list[Link], *, full: bool = False) -> list[d
 
 
 def list_links(engine: Engine, *, status: str | None = None, tag: str | None = None,
-               limit: int = 50, include_deleted: bool = False) -> list[dict[str, Any]]:
-    """Links, newest first, optionally filtered by status or tag."""
+               limit: int = 50, include_deleted: bool = False,
+               ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """Links, newest first, optionally filtered by status, tag or ids."""
     query = select(Link).order_by(col(Link.id).desc()).limit(limit)
+    if ids is not None:
+        query = query.where(col(Link.id).in_(ids))
     if status:
         query = query.where(Link.status == status)
     if not include_deleted:
@@ -209,3 +212,57 @@ def stats(engine: Engine) -> dict[str, Any]:
         "tokens_out": tokens[1],
         "sources": sources,
     }
+
+
+# --- digest (readerd/digest/) ------------------------------------------------
+
+
+def analysed_link_ids(engine: Engine, *, since: datetime | None, until: datetime) -> list[int]:
+    """Done, not deleted links analysed in (since, until], oldest analysis first."""
+    query = (
+        select(Link.id)
+        .join(Analysis, col(Analysis.link_id) == col(Link.id))
+        .where(Link.status == Status.DONE, col(Link.deleted).is_(False))
+        .where(col(Analysis.created_at) <= until)
+        .order_by(col(Analysis.created_at), col(Link.id))
+    )
+    if since is not None:
+        query = query.where(col(Analysis.created_at) > since)
+    with Session(engine) as session:
+        return [link_id for link_id in session.exec(query) if link_id is not None]
+
+
+def link_views(engine: Engine, ids: list[int]) -> list[dict[str, Any]]:
+    """The view dicts of these links, in the order given (unknown ids are left out)."""
+    with Session(engine) as session:
+        links = {link.id: link for link in session.exec(select(Link).where(col(Link.id).in_(ids)))}
+        return _views(session, [links[i] for i in ids if i in links])
+
+
+def failed_links(engine: Engine, *, since: datetime | None, until: datetime,
+                 limit: int = 50) -> list[dict[str, Any]]:
+    """Links that failed or proved unsupported in (since, until], newest first."""
+    query = (
+        select(Link)
+        .where(col(Link.status).in_([Status.FAILED, Status.UNSUPPORTED]))
+        .where(col(Link.deleted).is_(False), col(Link.processed_at) <= until)
+        .order_by(col(Link.processed_at).desc())
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(col(Link.processed_at) > since)
+    with Session(engine) as session:
+        return _views(session, list(session.exec(query)))
+
+
+def llm_tokens(engine: Engine, *, since: datetime, until: datetime) -> tuple[int, int]:
+    """(tokens in, tokens out) of every LLM call logged in (since, until]."""
+    from readerd.models import LLMCallLog
+
+    with Session(engine) as session:
+        row = session.exec(
+            select(func.coalesce(func.sum(LLMCallLog.tokens_in), 0),
+                   func.coalesce(func.sum(LLMCallLog.tokens_out), 0))
+            .where(col(LLMCallLog.created_at) > since, col(LLMCallLog.created_at) <= until)
+        ).one()
+    return int(row[0]), int(row[1])

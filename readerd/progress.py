@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
@@ -13,13 +15,17 @@ from readerd.library import count_due
 from readerd.pipeline import ProcessReport, process_due
 
 
-def run_with_progress(settings: Settings, engine: Engine) -> ProcessReport:
+def run_with_progress(settings: Settings, engine: Engine,
+                      on_item: Callable[[int, str], None]) -> ProcessReport:
     """Process due links, showing a bar on an interactive terminal."""
     if not sys.stderr.isatty():
-        return asyncio.run(process_due(settings, engine))
+        return asyncio.run(process_due(settings, engine, on_item=on_item))
     columns = (TextColumn("processing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, transient=True) as progress:
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as progress:
         task = progress.add_task("processing", total=count_due(engine))
-        return asyncio.run(
-            process_due(settings, engine, on_item=lambda _id, _outcome: progress.advance(task))
-        )
+
+        def advance(link_id: int, outcome: str) -> None:
+            progress.advance(task)
+            on_item(link_id, outcome)
+
+        return asyncio.run(process_due(settings, engine, on_item=advance))

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     fetch_max_redirects: int = Field(default=5, ge=0)
     fetch_concurrency: int = Field(default=8, ge=1)
+    extract_timeout: float = Field(default=30.0, gt=0)
+    extract_memory_mb: int = Field(default=1024, ge=128)
     user_agent: str = "readerd/0.1 (+https://github.com/readerd/readerd)"
 
     # --- analysis
@@ -70,6 +72,78 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=5, ge=1)
     retry_base_seconds: float = Field(default=300.0, ge=0)
     log_level: str = "INFO"
+
+    # --- daemon (`readerd run`): seconds, or a duration such as "30m", "1h30m", "45s"
+    sync_interval: float = Field(default=1800.0, gt=0)
+    process_interval: float = Field(default=600.0, gt=0)
+    stop_timeout: float = Field(default=20.0, gt=0)  # keep below systemd's TimeoutStopSec
+
+    @field_validator("sync_interval", "process_interval", "stop_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        import re  # local: keeps this block self-contained
+
+        if not isinstance(value, str) or not value.strip():
+            return value
+        text = value.strip().lower().replace(" ", "")
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            return float(text)
+        parts = re.findall(r"(\d+(?:\.\d+)?)([dhms])", text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise ValueError("must be seconds or a duration such as 30m, 1h30m, 45s")
+        units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+        return sum(float(number) * units[unit] for number, unit in parts)
+
+    # --- digest email (readerd/digest/) and its Atom feed
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)  # None: by security
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_timeout: float = Field(default=30.0, gt=0)
+    smtp_ca_file: Path | None = None  # extra CA bundle; verification stays on
+    digest_to: CommaList = Field(default_factory=list)
+    digest_from: str | None = None
+    digest_max_items: int = Field(default=20, ge=1, le=200)
+    digest_empty: Literal["skip", "note"] = "skip"
+    digest_at: str = "07:00"  # HH:MM, local time
+    feed_path: Path | None = None
+
+    @field_validator("digest_to", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("digest_to", "digest_from")
+    @classmethod
+    def _one_line(cls, value: object) -> object:
+        # Addresses end up in headers: a CR/LF would start a header of its own.
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, str) and ("@" not in item or any(c in item for c in "\r\n")):
+                raise ValueError(f"not a single e-mail address: {item!r}")
+        return value
+
+    @field_validator("digest_at")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        hour, _, minute = value.strip().partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise ValueError("must be HH:MM, e.g. 07:00")
+        return f"{int(hour):02d}:{int(minute):02d}"
+
+    @property
+    def smtp_port_or_default(self) -> int:
+        """SMTP_PORT, else the usual port of SMTP_SECURITY (587, 465 or 25)."""
+        return self.smtp_port or {"starttls": 587, "ssl": 465, "none": 25}[self.smtp_security]
+
+    @property
+    def digest_time(self) -> tuple[int, int]:
+        """DIGEST_AT as (hour, minute), local time."""
+        hour, minute = self.digest_at.split(":")
+        return int(hour), int(minute)
 
     @field_validator("fetch_allow", mode="before")
     @classmethod
@@ -104,7 +178,8 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Configured secret values, for log redaction."""
-        found = [self.pocket_consumer_key, self.pocket_access_token, self.llm_api_key]
+        found = [self.pocket_consumer_key, self.pocket_access_token, self.llm_api_key,
+                 self.smtp_password]
         return [s.get_secret_value() for s in found if s and s.get_secret_value()]
 
 

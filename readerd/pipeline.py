@@ -25,10 +25,10 @@ from readerd import store
 from readerd.analyze import Analyzer, make_analyzer
 from readerd.config import Settings
 from readerd.errors import AnalysisError, LLMUnavailableError, ReaderdError, UnsupportedContentError
-from readerd.extract import extract_article
 from readerd.fetch import fetch_page, make_fetch_client
 from readerd.models import Stage, Status, utcnow
 from readerd.results import ArticleInput, FetchedPage
+from readerd.sandbox import ExtractionPool
 from readerd.sources import Source, make_source
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,9 @@ class Processor:
         self._fetch_slots = asyncio.Semaphore(settings.fetch_concurrency)
         self._llm_slots = asyncio.Semaphore(settings.llm_concurrency)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readerd-writer")
+        self._extraction = ExtractionPool(
+            timeout=settings.extract_timeout, memory_mb=settings.extract_memory_mb
+        )
         self._llm_stopped = False
 
     async def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -109,6 +112,7 @@ class Processor:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
                 self._writer.shutdown(wait=True)
+                self._extraction.close()
         return self.report
 
     async def _feed(self, queue: asyncio.Queue[store.DueLink], seen: set[int]) -> None:
@@ -138,7 +142,7 @@ class Processor:
             if due.stage in (Stage.FETCH, Stage.EXTRACT):
                 page = await self._fetch(due, client)
                 stage = "extract"
-                extracted = await asyncio.to_thread(extract_article, page)
+                extracted = await self._extraction.extract(page)
                 await self._write(store.save_article, self.engine, due.id, page, extracted)
             stage = "analyze"
             return await self._analyze(due.id)

@@ -1,0 +1,76 @@
+"""Extraction in worker processes, each task under a time limit and each worker under a memory cap.
+
+A pathological page can make an HTML parser spin or balloon; in a worker process
+that costs one item, never the daemon. pebble kills and replaces a worker whose
+task overruns, which concurrent.futures cannot do. Workers also let extraction use
+every core instead of queueing behind the GIL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from pebble import ProcessExpired, ProcessPool
+
+from readerd.errors import ExtractError
+from readerd.results import Extracted, FetchedPage
+
+
+def _limit_memory(max_bytes: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (max_bytes, max_bytes))
+
+
+def _extract(page: FetchedPage) -> Extracted:
+    from readerd.extract import extract_article
+
+    return extract_article(page)
+
+
+class ExtractionPool:
+    """Runs extract_article in worker processes; timeouts and crashes become ExtractError."""
+
+    def __init__(self, *, workers: int | None = None, timeout: float = 30.0,
+                 memory_mb: int = 1024) -> None:
+        self.timeout, self.memory_mb = timeout, memory_mb
+        self._workers = workers or max(1, min(4, os.cpu_count() or 1))
+        self._pool: ProcessPool | None = None
+
+    def _started(self) -> ProcessPool:
+        if self._pool is None:
+            # forkserver: never fork a process that already runs threads (scheduler, writer).
+            self._pool = ProcessPool(
+                max_workers=self._workers, max_tasks=200,
+                initializer=_limit_memory, initargs=(self.memory_mb * 1024 * 1024,),
+                context=multiprocessing.get_context("forkserver"),
+            )
+        return self._pool
+
+    async def extract(self, page: FetchedPage) -> Extracted:
+        """Extract one page in a worker; the worker is replaced if it overruns or dies."""
+        future = self._started().schedule(_extract, args=(page,), timeout=self.timeout)
+        try:
+            return await asyncio.wrap_future(future)
+        except FutureTimeout:
+            raise ExtractError(
+                f"extract: gave up after {self.timeout:g} s: url={page.url}"
+            ) from None
+        except MemoryError:
+            raise ExtractError(
+                f"extract: ran out of memory (limit {self.memory_mb} MiB): url={page.url}"
+            ) from None
+        except ProcessExpired as exc:
+            raise ExtractError(
+                f"extract: worker died (exit code {exc.exitcode}): url={page.url}"
+            ) from None
+
+    def close(self) -> None:
+        """Stop the workers (waiting for none: in-flight results are no longer wanted)."""
+        if self._pool is not None:
+            self._pool.stop()
+            self._pool.join(timeout=5)
+            self._pool = None

@@ -19,31 +19,47 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from readerd import store  # noqa: E402
-from readerd.config import load_settings  # noqa: E402
-from readerd.database import make_engine, upgrade_database  # noqa: E402
-from readerd.pipeline import process_due  # noqa: E402
-from readerd.results import SavedLink  # noqa: E402
-from tests.servers.openai_compat import MODEL, AnalysisResponder, OpenAICompatServer, Reply  # noqa: E402
-from tests.servers.web import start_web_server  # noqa: E402
+from readerd import store
+from readerd.config import load_settings
+from readerd.database import make_engine, upgrade_database
+from readerd.pipeline import process_due
+from readerd.results import SavedLink
+from tests.servers.openai_compat import MODEL, AnalysisResponder, OpenAICompatServer, Reply
+from tests.servers.web import start_web_server
 
-SAMPLES = ["en-home-composting.html", "es-dieta-mediterranea.html", "en-sleep-science.html",
-           "es-energia-solar-en-casa.html"]
+SAMPLES = [
+    "en-home-composting.html",
+    "es-dieta-mediterranea.html",
+    "en-sleep-science.html",
+    "es-energia-solar-en-casa.html",
+]
 
 
-def _run(links: int, fetch_latency: float, llm_latency: float, fetch_conc: int,
-         llm_conc: int, use_llm: bool) -> None:
+def _run(
+    links: int,
+    fetch_latency: float,
+    llm_latency: float,
+    fetch_conc: int,
+    llm_conc: int,
+    use_llm: bool,
+) -> None:
     web, stop_web = start_web_server()
     bodies = [resources.files("readerd.samples").joinpath(n).read_bytes() for n in SAMPLES]
-    urls = [web.add(f"/a{i}.html", bodies[i % len(bodies)] + f"<!-- {i} -->".encode(),
-                    delay=fetch_latency) for i in range(links)]
+    urls = [
+        web.add(
+            f"/a{i}.html", bodies[i % len(bodies)] + f"<!-- {i} -->".encode(), delay=fetch_latency
+        )
+        for i in range(links)
+    ]
     llm = OpenAICompatServer().start()
     responder = AnalysisResponder()
     llm.respond_with(lambda request: Reply(body=responder(request), delay=llm_latency))
     with tempfile.TemporaryDirectory() as data_dir:
         env = {
-            "data_dir": Path(data_dir), "fetch_allow": ["127.0.0.1"],
-            "fetch_concurrency": fetch_conc, "llm_concurrency": llm_conc,
+            "data_dir": Path(data_dir),
+            "fetch_allow": ["127.0.0.1"],
+            "fetch_concurrency": fetch_conc,
+            "llm_concurrency": llm_conc,
             "analyzer": "openai" if use_llm else "offline",
         }
         if use_llm:
@@ -61,10 +77,14 @@ def _run(links: int, fetch_latency: float, llm_latency: float, fetch_conc: int,
     llm_bound = links * llm_latency / llm_conc if use_llm else 0.0
     bound = max(fetch_bound, llm_bound)
     label = f"llm {llm_latency * 1000:.0f} ms ×{llm_conc}" if use_llm else "offline analyser"
-    print(f"{links} links, fetch {fetch_latency * 1000:.0f} ms ×{fetch_conc}, {label}: "
-          f"{report.done} done, {report.failed} failed, {report.retry} retry")
-    print(f"  wall {wall:.2f} s   bound {bound:.2f} s   ratio {wall / bound:.2f}   "
-          f"({links / wall:.1f} links/s)")
+    print(
+        f"{links} links, fetch {fetch_latency * 1000:.0f} ms ×{fetch_conc}, {label}: "
+        f"{report.done} done, {report.failed} failed, {report.retry} retry"
+    )
+    print(
+        f"  wall {wall:.2f} s   bound {bound:.2f} s   ratio {wall / bound:.2f}   "
+        f"({links / wall:.1f} links/s)"
+    )
 
 
 def main() -> None:
@@ -76,8 +96,14 @@ def main() -> None:
     parser.add_argument("--llm-concurrency", type=int, default=4)
     args = parser.parse_args()
     for use_llm in (True, False):
-        _run(args.links, args.fetch_latency, args.llm_latency, args.fetch_concurrency,
-             args.llm_concurrency, use_llm)
+        _run(
+            args.links,
+            args.fetch_latency,
+            args.llm_latency,
+            args.fetch_concurrency,
+            args.llm_concurrency,
+            use_llm,
+        )
 
 
 if __name__ == "__main__":

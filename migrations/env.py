@@ -41,9 +41,7 @@ def run_migrations_online() -> None:
 
 def _run_with(connection) -> None:  # type: ignore[no-untyped-def]
     # render_as_batch lets ALTER-style migrations work on SQLite.
-    context.configure(
-        connection=connection, target_metadata=target_metadata, render_as_batch=True
-    )
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
 

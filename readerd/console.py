@@ -35,8 +35,11 @@ def print_links(links: list[dict[str, Any]]) -> None:
     table.add_column("tags", overflow="fold", max_width=40)
     for link in links:
         table.add_row(
-            str(link["id"]), _status(link), link["language"] or "",
-            link["title"] or link["url"], ", ".join(link["tags"]),
+            str(link["id"]),
+            _status(link),
+            link["language"] or "",
+            link["title"] or link["url"],
+            ", ".join(link["tags"]),
         )
     out.print(table)
 
@@ -52,8 +55,13 @@ def _status(link: dict[str, Any]) -> str:
 def print_link(link: dict[str, Any]) -> None:
     out.print(f"[bold]{_escape(link['title'] or link['url'])}[/]")
     out.print(link["url"], markup=False)
-    facts = [link["site_name"], link["author"], link["published"], link["language"],
-             f"{link['word_count']} words" if link["word_count"] else None]
+    facts = [
+        link["site_name"],
+        link["author"],
+        link["published"],
+        link["language"],
+        f"{link['word_count']} words" if link["word_count"] else None,
+    ]
     out.print(" · ".join(f for f in facts if f), markup=False)
     out.print(f"status: {_status(link)} (stage {link['stage']})", markup=False)
     if link["last_error"]:

@@ -32,8 +32,14 @@ def _tags_by_link(session: Session, link_ids: list[int]) -> dict[int, dict[str, 
     return found
 
 
-def _view(link: Link, article: Article | None, analysis: Analysis | None,
-          tags: dict[str, list[str]], *, full: bool = False) -> dict[str, Any]:
+def _view(
+    link: Link,
+    article: Article | None,
+    analysis: Analysis | None,
+    tags: dict[str, list[str]],
+    *,
+    full: bool = False,
+) -> dict[str, Any]:
     words = article.word_count if article else 0
     view: dict[str, Any] = {
         "id": link.id,
@@ -64,10 +70,14 @@ def _view(link: Link, article: Article | None, analysis: Analysis | None,
     if full:
         view["analysis"] = (
             {
-                "analyzer": analysis.analyzer, "model": analysis.model,
-                "prompt_version": analysis.prompt_version, "tokens_in": analysis.tokens_in,
-                "tokens_out": analysis.tokens_out, "latency_ms": analysis.latency_ms,
-                "coverage": analysis.coverage, "analyzed_at": _iso(analysis.created_at),
+                "analyzer": analysis.analyzer,
+                "model": analysis.model,
+                "prompt_version": analysis.prompt_version,
+                "tokens_in": analysis.tokens_in,
+                "tokens_out": analysis.tokens_out,
+                "latency_ms": analysis.latency_ms,
+                "coverage": analysis.coverage,
+                "analyzed_at": _iso(analysis.created_at),
             }
             if analysis
             else None
@@ -79,19 +89,34 @@ def _view(link: Link, article: Article | None, analysis: Analysis | None,
 def _views(session: Session, links: list[Link], *, full: bool = False) -> list[dict[str, Any]]:
     ids = [link.id or 0 for link in links]
     tags = _tags_by_link(session, ids)
-    articles = {a.link_id: a for a in session.exec(select(Article).where(col(Article.link_id).in_(ids)))}
-    analyses = {a.link_id: a for a in session.exec(select(Analysis).where(col(Analysis.link_id).in_(ids)))}
+    articles = {
+        a.link_id: a for a in session.exec(select(Article).where(col(Article.link_id).in_(ids)))
+    }
+    analyses = {
+        a.link_id: a for a in session.exec(select(Analysis).where(col(Analysis.link_id).in_(ids)))
+    }
     empty = {"ai": [], "source": []}
     return [
-        _view(link, articles.get(link.id or 0), analyses.get(link.id or 0),
-              tags.get(link.id or 0, empty), full=full)
+        _view(
+            link,
+            articles.get(link.id or 0),
+            analyses.get(link.id or 0),
+            tags.get(link.id or 0, empty),
+            full=full,
+        )
         for link in links
     ]
 
 
-def list_links(engine: Engine, *, status: str | None = None, tag: str | None = None,
-               limit: int = 50, include_deleted: bool = False,
-               ids: list[int] | None = None) -> list[dict[str, Any]]:
+def list_links(
+    engine: Engine,
+    *,
+    status: str | None = None,
+    tag: str | None = None,
+    limit: int = 50,
+    include_deleted: bool = False,
+    ids: list[int] | None = None,
+) -> list[dict[str, Any]]:
     """Links, newest first, optionally filtered by status, tag or ids."""
     query = select(Link).order_by(col(Link.id).desc()).limit(limit)
     if ids is not None:
@@ -103,7 +128,8 @@ def list_links(engine: Engine, *, status: str | None = None, tag: str | None = N
     if tag:
         query = query.where(
             col(Link.id).in_(
-                select(LinkTag.link_id).join(Tag, col(Tag.id) == col(LinkTag.tag_id))
+                select(LinkTag.link_id)
+                .join(Tag, col(Tag.id) == col(LinkTag.tag_id))
                 .where(Tag.name == tag)
             )
         )
@@ -179,26 +205,40 @@ def tag_counts(engine: Engine) -> list[dict[str, Any]]:
 def stats(engine: Engine) -> dict[str, Any]:
     """Counts per status and stage, languages, words, LLM usage and source cursors."""
     with Session(engine) as session:
-        by_status = dict(session.exec(
-            select(Link.status, func.count()).where(col(Link.deleted).is_(False))
-            .group_by(col(Link.status))
-        ).all())
-        by_stage = dict(session.exec(
-            select(Link.stage, func.count()).where(col(Link.deleted).is_(False))
-            .group_by(col(Link.stage))
-        ).all())
-        languages = dict(session.exec(
-            select(Article.language, func.count()).group_by(col(Article.language))
-        ).all())
+        by_status = dict(
+            session.exec(
+                select(Link.status, func.count())
+                .where(col(Link.deleted).is_(False))
+                .group_by(col(Link.status))
+            ).all()
+        )
+        by_stage = dict(
+            session.exec(
+                select(Link.stage, func.count())
+                .where(col(Link.deleted).is_(False))
+                .group_by(col(Link.stage))
+            ).all()
+        )
+        languages = dict(
+            session.exec(
+                select(Article.language, func.count()).group_by(col(Article.language))
+            ).all()
+        )
         deleted = session.exec(select(func.count()).where(col(Link.deleted).is_(True))).one()
         words = session.exec(select(func.coalesce(func.sum(Article.word_count), 0))).one()
         tokens = session.exec(
-            select(func.coalesce(func.sum(Analysis.tokens_in), 0),
-                   func.coalesce(func.sum(Analysis.tokens_out), 0))
+            select(
+                func.coalesce(func.sum(Analysis.tokens_in), 0),
+                func.coalesce(func.sum(Analysis.tokens_out), 0),
+            )
         ).one()
         sources = [
-            {"source": s.source, "cursor": s.cursor, "last_sync_at": _iso(s.last_sync_at),
-             "last_result": s.last_result}
+            {
+                "source": s.source,
+                "cursor": s.cursor,
+                "last_sync_at": _iso(s.last_sync_at),
+                "last_result": s.last_result,
+            }
             for s in session.exec(select(SourceState))
         ]
     return {
@@ -239,8 +279,9 @@ def link_views(engine: Engine, ids: list[int]) -> list[dict[str, Any]]:
         return _views(session, [links[i] for i in ids if i in links])
 
 
-def failed_links(engine: Engine, *, since: datetime | None, until: datetime,
-                 limit: int = 50) -> list[dict[str, Any]]:
+def failed_links(
+    engine: Engine, *, since: datetime | None, until: datetime, limit: int = 50
+) -> list[dict[str, Any]]:
     """Links that failed or proved unsupported in (since, until], newest first."""
     query = (
         select(Link)
@@ -261,8 +302,9 @@ def llm_tokens(engine: Engine, *, since: datetime, until: datetime) -> tuple[int
 
     with Session(engine) as session:
         row = session.exec(
-            select(func.coalesce(func.sum(LLMCallLog.tokens_in), 0),
-                   func.coalesce(func.sum(LLMCallLog.tokens_out), 0))
-            .where(col(LLMCallLog.created_at) > since, col(LLMCallLog.created_at) <= until)
+            select(
+                func.coalesce(func.sum(LLMCallLog.tokens_in), 0),
+                func.coalesce(func.sum(LLMCallLog.tokens_out), 0),
+            ).where(col(LLMCallLog.created_at) > since, col(LLMCallLog.created_at) <= until)
         ).one()
     return int(row[0]), int(row[1])

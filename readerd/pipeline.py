@@ -57,7 +57,9 @@ class ProcessReport:
     errors: list[str] = field(default_factory=list)
 
 
-async def sync_links(settings: Settings, engine: Engine, source: Source | None = None) -> SyncReport:
+async def sync_links(
+    settings: Settings, engine: Engine, source: Source | None = None
+) -> SyncReport:
     """Pull what changed since the stored cursor; the cursor moves only with the links."""
     source = source or make_source(settings)
     since = store.get_cursor(engine, source.name)
@@ -68,18 +70,29 @@ async def sync_links(settings: Settings, engine: Engine, source: Source | None =
         raise
     result = f"ok: {len(batch.links)} changed"
     upsert = store.commit_sync(engine, source.name, batch.links, batch.cursor, result)
-    log.info("sync: %s: %d new, %d updated, %d deleted", source.name, upsert.new,
-             upsert.updated, upsert.deleted)
-    return SyncReport(source.name, upsert.new, upsert.updated, upsert.deleted, upsert.unchanged,
-                      batch.cursor)
+    log.info(
+        "sync: %s: %d new, %d updated, %d deleted",
+        source.name,
+        upsert.new,
+        upsert.updated,
+        upsert.deleted,
+    )
+    return SyncReport(
+        source.name, upsert.new, upsert.updated, upsert.deleted, upsert.unchanged, batch.cursor
+    )
 
 
 class Processor:
     """Processes due links with bounded concurrency; one failing item never stops the rest."""
 
-    def __init__(self, settings: Settings, engine: Engine, analyzer: Analyzer | None = None,
-                 stop: asyncio.Event | None = None,
-                 on_item: Callable[[int, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        analyzer: Analyzer | None = None,
+        stop: asyncio.Event | None = None,
+        on_item: Callable[[int, str], None] | None = None,
+    ) -> None:
         self.settings, self.engine = settings, engine
         self.analyzer = analyzer or make_analyzer(settings)
         self.stop = stop or asyncio.Event()
@@ -174,8 +187,14 @@ class Processor:
         if article is None:
             raise AnalysisError(f"analyze: link {link_id} has no extracted article")
         analyzer = self.analyzer
-        if await self._write(store.analysis_is_current, self.engine, link_id, analyzer.model,
-                             analyzer.prompt_version, article.content_hash):
+        if await self._write(
+            store.analysis_is_current,
+            self.engine,
+            link_id,
+            analyzer.model,
+            analyzer.prompt_version,
+            article.content_hash,
+        ):
             await self._write(store.mark_done, self.engine, link_id)
             self.report.skipped_unchanged += 1
             return "unchanged"
@@ -183,8 +202,12 @@ class Processor:
             raise AnalysisError(f"analyze: LLM stage stopped: {self.report.llm_stopped}")
         vocabulary = await self._write(store.vocabulary, self.engine)
         request = ArticleInput(
-            url=article.url, title=article.title, text=article.text, language=article.language,
-            vocabulary=tuple(vocabulary), summary_language=self.settings.summary_language,
+            url=article.url,
+            title=article.title,
+            text=article.text,
+            language=article.language,
+            vocabulary=tuple(vocabulary),
+            summary_language=self.settings.summary_language,
         )
         async with self._llm_slots:
             try:
@@ -194,22 +217,28 @@ class Processor:
                 log.error("%s — the LLM stage stops for this run; fetching goes on", exc)
                 raise
             except AnalysisError as exc:
-                await self._write(store.log_llm_calls, self.engine, link_id,
-                                  getattr(exc, "calls", []))
+                await self._write(
+                    store.log_llm_calls, self.engine, link_id, getattr(exc, "calls", [])
+                )
                 raise
-        await self._write(store.save_analysis, self.engine, link_id, analysis,
-                          article.content_hash)
+        await self._write(store.save_analysis, self.engine, link_id, analysis, article.content_hash)
         self.report.done += 1
         return "done"
 
-    async def _fail(self, link_id: int, message: str, *, retryable: bool,
-                    final: Status = Status.FAILED) -> str:
+    async def _fail(
+        self, link_id: int, message: str, *, retryable: bool, final: Status = Status.FAILED
+    ) -> str:
         log.warning("link %s: %s", link_id, message)
         self.report.errors.append(f"{link_id}: {message}")
         status = await self._write(
-            store.record_failure, self.engine, link_id, message, retryable=retryable,
+            store.record_failure,
+            self.engine,
+            link_id,
+            message,
+            retryable=retryable,
             max_attempts=self.settings.max_attempts,
-            retry_base_seconds=self.settings.retry_base_seconds, status_if_final=final,
+            retry_base_seconds=self.settings.retry_base_seconds,
+            status_if_final=final,
         )
         if status == Status.PENDING:
             self.report.retry += 1
@@ -219,9 +248,12 @@ class Processor:
         return str(status)
 
 
-async def process_due(settings: Settings, engine: Engine, analyzer: Analyzer | None = None,
-                      stop: asyncio.Event | None = None,
-                      on_item: Callable[[int, str], None] | None = None) -> ProcessReport:
+async def process_due(
+    settings: Settings,
+    engine: Engine,
+    analyzer: Analyzer | None = None,
+    stop: asyncio.Event | None = None,
+    on_item: Callable[[int, str], None] | None = None,
+) -> ProcessReport:
     """Process every link that is due now."""
     return await Processor(settings, engine, analyzer, stop, on_item).run()
-

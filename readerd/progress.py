@@ -15,8 +15,9 @@ from readerd.library import count_due
 from readerd.pipeline import ProcessReport, process_due
 
 
-def run_with_progress(settings: Settings, engine: Engine,
-                      on_item: Callable[[int, str], None]) -> ProcessReport:
+def run_with_progress(
+    settings: Settings, engine: Engine, on_item: Callable[[int, str], None]
+) -> ProcessReport:
     """Process due links, showing a bar on an interactive terminal."""
     if not sys.stderr.isatty():
         return asyncio.run(process_due(settings, engine, on_item=on_item))

@@ -34,8 +34,9 @@ def _extract(page: FetchedPage) -> Extracted:
 class ExtractionPool:
     """Runs extract_article in worker processes; timeouts and crashes become ExtractError."""
 
-    def __init__(self, *, workers: int | None = None, timeout: float = 30.0,
-                 memory_mb: int = 1024) -> None:
+    def __init__(
+        self, *, workers: int | None = None, timeout: float = 30.0, memory_mb: int = 1024
+    ) -> None:
         self.timeout, self.memory_mb = timeout, memory_mb
         self._workers = workers or max(1, min(4, os.cpu_count() or 1))
         self._pool: ProcessPool | None = None
@@ -44,8 +45,10 @@ class ExtractionPool:
         if self._pool is None:
             # forkserver: never fork a process that already runs threads (scheduler, writer).
             self._pool = ProcessPool(
-                max_workers=self._workers, max_tasks=200,
-                initializer=_limit_memory, initargs=(self.memory_mb * 1024 * 1024,),
+                max_workers=self._workers,
+                max_tasks=200,
+                initializer=_limit_memory,
+                initargs=(self.memory_mb * 1024 * 1024,),
                 context=multiprocessing.get_context("forkserver"),
             )
         return self._pool

@@ -53,8 +53,9 @@ def hash_text(value: str) -> str:
 # --- sync -----------------------------------------------------------------
 
 
-def commit_sync(engine: Engine, source: str, batch_links: list[SavedLink], cursor: str | None,
-                result: str) -> UpsertReport:
+def commit_sync(
+    engine: Engine, source: str, batch_links: list[SavedLink], cursor: str | None, result: str
+) -> UpsertReport:
     """Store the links of one sync and, in the same transaction, advance the cursor."""
     with Session(engine) as session:
         report = _upsert_links(session, batch_links)
@@ -157,8 +158,9 @@ def due_links(engine: Engine, limit: int, exclude: set[int] | None = None) -> li
         query = query.where(col(Link.id).not_in(exclude))
     with Session(engine) as session:
         return [
-            DueLink(l.id or 0, l.url, l.stage, l.attempts, l.provided_content,
-                    l.provided_content_type)
+            DueLink(
+                l.id or 0, l.url, l.stage, l.attempts, l.provided_content, l.provided_content_type
+            )
             for l in session.exec(query)
         ]
 
@@ -168,14 +170,25 @@ def save_article(engine: Engine, link_id: int, page: FetchedPage, extracted: Ext
     content_hash = hash_text(extracted.text)
     with Session(engine) as session:
         article = session.get(models.Article, link_id) or models.Article(
-            link_id=link_id, final_url=page.url, content_type=page.content_type, text="",
+            link_id=link_id,
+            final_url=page.url,
+            content_type=page.content_type,
+            text="",
             content_hash=content_hash,
         )
         article.final_url, article.content_type = page.url, page.content_type
-        article.kind, article.title, article.author = extracted.kind, extracted.title, extracted.author
+        article.kind, article.title, article.author = (
+            extracted.kind,
+            extracted.title,
+            extracted.author,
+        )
         article.published, article.site_name = extracted.published, extracted.site_name
         article.language, article.word_count = extracted.language, extracted.word_count
-        article.text, article.content_hash, article.extracted_at = extracted.text, content_hash, utcnow()
+        article.text, article.content_hash, article.extracted_at = (
+            extracted.text,
+            content_hash,
+            utcnow(),
+        )
         session.add(article)
         link = _link(session, link_id)
         link.stage, link.last_error = Stage.ANALYZE, None
@@ -193,13 +206,17 @@ def article_for_analysis(engine: Engine, link_id: int) -> ArticleForAnalysis | N
             return None
         link = _link(session, link_id)
         return ArticleForAnalysis(
-            url=link.url, title=article.title or link.title, text=article.text,
-            language=article.language, content_hash=article.content_hash,
+            url=link.url,
+            title=article.title or link.title,
+            text=article.text,
+            language=article.language,
+            content_hash=article.content_hash,
         )
 
 
-def analysis_is_current(engine: Engine, link_id: int, model: str, prompt_version: str,
-                        content_hash: str) -> bool:
+def analysis_is_current(
+    engine: Engine, link_id: int, model: str, prompt_version: str, content_hash: str
+) -> bool:
     """True when the stored analysis was made from this text by this model and prompt."""
     with Session(engine) as session:
         current = session.get(models.Analysis, link_id)
@@ -215,18 +232,29 @@ def save_analysis(engine: Engine, link_id: int, analysis: Analysis, content_hash
     """Store an analysis, replace the link's AI tags, log its LLM calls, mark the link done."""
     with Session(engine) as session:
         row = session.get(models.Analysis, link_id) or models.Analysis(
-            link_id=link_id, summary="", language="", analyzer="", model="", prompt_version="",
+            link_id=link_id,
+            summary="",
+            language="",
+            analyzer="",
+            model="",
+            prompt_version="",
             content_hash=content_hash,
         )
         row.summary, row.key_points, row.language = (
-            analysis.summary, list(analysis.key_points), analysis.language,
+            analysis.summary,
+            list(analysis.key_points),
+            analysis.language,
         )
         row.analyzer, row.model, row.prompt_version = (
-            analysis.analyzer, analysis.model, analysis.prompt_version,
+            analysis.analyzer,
+            analysis.model,
+            analysis.prompt_version,
         )
         row.content_hash, row.coverage, row.created_at = content_hash, analysis.coverage, utcnow()
         row.tokens_in, row.tokens_out, row.latency_ms = (
-            analysis.tokens_in, analysis.tokens_out, analysis.latency_ms,
+            analysis.tokens_in,
+            analysis.tokens_out,
+            analysis.latency_ms,
         )
         session.add(row)
         _set_tags(session, link_id, analysis.tags, TagOrigin.AI)
@@ -252,9 +280,16 @@ def log_llm_calls(engine: Engine, link_id: int | None, analysis_calls: list) -> 
         session.commit()
 
 
-def record_failure(engine: Engine, link_id: int, error: str, *, retryable: bool,
-                   max_attempts: int, retry_base_seconds: float,
-                   status_if_final: Status = Status.FAILED) -> str:
+def record_failure(
+    engine: Engine,
+    link_id: int,
+    error: str,
+    *,
+    retryable: bool,
+    max_attempts: int,
+    retry_base_seconds: float,
+    status_if_final: Status = Status.FAILED,
+) -> str:
     """Count a failed attempt: schedule a retry with backoff, or give up. Returns the status."""
     with Session(engine) as session:
         link = _link(session, link_id)
@@ -331,9 +366,15 @@ def _log_calls(session: Session, link_id: int, analysis: Analysis) -> None:
 
 def _call_row(link_id: int | None, call) -> models.LLMCallLog:  # type: ignore[no-untyped-def]
     return models.LLMCallLog(
-        link_id=link_id, model=call.model, base_url_host=call.base_url_host,
-        prompt_version=call.prompt_version, mode=call.mode, tokens_in=call.tokens_in,
-        tokens_out=call.tokens_out, latency_ms=call.latency_ms, outcome=call.outcome,
+        link_id=link_id,
+        model=call.model,
+        base_url_host=call.base_url_host,
+        prompt_version=call.prompt_version,
+        mode=call.mode,
+        tokens_in=call.tokens_in,
+        tokens_out=call.tokens_out,
+        latency_ms=call.latency_ms,
+        outcome=call.outcome,
         error=(call.error or None) and call.error[:MAX_ERROR_CHARS],
     )
 
@@ -346,7 +387,8 @@ def _reindex(session: Session, link_id: int) -> None:
     article = session.get(models.Article, link_id)
     analysis = session.get(models.Analysis, link_id)
     tags = session.exec(
-        select(Tag.name).join(LinkTag, col(LinkTag.tag_id) == col(Tag.id))
+        select(Tag.name)
+        .join(LinkTag, col(LinkTag.tag_id) == col(Tag.id))
         .where(LinkTag.link_id == link_id)
     ).all()
     params = {
@@ -358,7 +400,9 @@ def _reindex(session: Session, link_id: int) -> None:
     }
     session.execute(text("DELETE FROM link_search WHERE rowid = :id"), {"id": link_id})
     session.execute(
-        text("INSERT INTO link_search (rowid, title, summary, tags, text) "
-             "VALUES (:id, :title, :summary, :tags, :text)"),
+        text(
+            "INSERT INTO link_search (rowid, title, summary, tags, text) "
+            "VALUES (:id, :title, :summary, :tags, :text)"
+        ),
         params,
     )

@@ -28,12 +28,17 @@ class ReaderdCLI:
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
 
-    def __call__(self, *args: str, check: bool = True, timeout: float = 120,
-                 **extra_env: str) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, check: bool = True, timeout: float = 120, **extra_env: str
+    ) -> subprocess.CompletedProcess[str]:
         env = {**self.base_env(), **self.env, **extra_env}
         result = subprocess.run(
-            [sys.executable, "-m", "readerd", *args], env=env, capture_output=True,
-            text=True, timeout=timeout, cwd=self.data_dir,
+            [sys.executable, "-m", "readerd", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.data_dir,
         )
         if check and result.returncode != 0:
             raise AssertionError(
@@ -43,10 +48,18 @@ class ReaderdCLI:
         return result
 
     def base_env(self) -> dict[str, str]:
-        keep = {k: v for k, v in os.environ.items()
-                if not k.startswith(("READERD_", "OPENAI_")) and "PROXY" not in k.upper()}
-        return {**keep, "READERD_DATA_DIR": str(self.data_dir), "HOME": str(self.data_dir),
-                "NO_COLOR": "1", "COLUMNS": "200"}
+        keep = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("READERD_", "OPENAI_")) and "PROXY" not in k.upper()
+        }
+        return {
+            **keep,
+            "READERD_DATA_DIR": str(self.data_dir),
+            "HOME": str(self.data_dir),
+            "NO_COLOR": "1",
+            "COLUMNS": "200",
+        }
 
     @property
     def db_path(self) -> Path:

@@ -22,7 +22,9 @@ def _env_names(settings_cls: type[Settings]) -> set[str]:
 
 
 def test_env_example_documents_every_setting() -> None:
-    documented = set(re.findall(r"^#?\s*(READERD_[A-Z0-9_]+)=", (REPO / ".env.example").read_text(), re.M))
+    documented = set(
+        re.findall(r"^#?\s*(READERD_[A-Z0-9_]+)=", (REPO / ".env.example").read_text(), re.M)
+    )
     missing = _env_names(Settings) - documented
     assert not missing, f".env.example lacks: {sorted(missing)}"
 

@@ -102,12 +102,17 @@ def _pocket_env(pocket: PocketServer, llm: OpenAICompatServer) -> dict[str, str]
 
 
 def test_pocket_to_llm_analysis_end_to_end(
-    readerd_cli: ReaderdCLI, pocket_server: PocketServer, web_server: WebServer,
-    llm_server: OpenAICompatServer, sqlite_rows: Any,
+    readerd_cli: ReaderdCLI,
+    pocket_server: PocketServer,
+    web_server: WebServer,
+    llm_server: OpenAICompatServer,
+    sqlite_rows: Any,
 ) -> None:
     urls = _serve_articles(web_server)
-    ids = {name: pocket_server.add_item(url, f"saved {name}", tags=("inbox",))
-           for name, url in urls.items()}
+    ids = {
+        name: pocket_server.add_item(url, f"saved {name}", tags=("inbox",))
+        for name, url in urls.items()
+    }
     _llm_script(llm_server)
     readerd_cli.env.update(_pocket_env(pocket_server, llm_server))
 
@@ -125,12 +130,15 @@ def test_pocket_to_llm_analysis_end_to_end(
     assert links[urls["image"]]["status"] == "unsupported"
     assert "image/png" in links[urls["image"]]["last_error"]
 
-    repaired = [r for r in llm_server.requests
-                if any(m.get("role") == "tool" for m in r.get("messages", []))]
+    repaired = [
+        r
+        for r in llm_server.requests
+        if any(m.get("role") == "tool" for m in r.get("messages", []))
+    ]
     assert repaired, "the invalid call was never answered with its error"
     db = readerd_cli.db_path
     models = sqlite_rows(db, "SELECT DISTINCT model, prompt_version FROM analysis")
-    assert (MODEL,) == tuple({m for m, _ in models})
+    assert tuple({m for m, _ in models}) == (MODEL,)
     outcomes = dict(sqlite_rows(db, "SELECT outcome, count(*) FROM llm_call GROUP BY outcome"))
     assert outcomes["ok"] >= 3 and outcomes["invalid"] >= 1 and outcomes["missing"] >= 1
 
@@ -141,8 +149,12 @@ def test_pocket_to_llm_analysis_end_to_end(
     assert "1 deleted" in second.stdout
     assert pocket_server.requests[-1].body.get("since")
     assert urls["en"] not in _links(readerd_cli)
-    kept = sqlite_rows(db, "SELECT l.deleted, a.summary FROM link l JOIN analysis a "
-                           "ON a.link_id = l.id WHERE l.url = ?", urls["en"])
+    kept = sqlite_rows(
+        db,
+        "SELECT l.deleted, a.summary FROM link l JOIN analysis a "
+        "ON a.link_id = l.id WHERE l.url = ?",
+        urls["en"],
+    )
     assert kept and kept[0][0] == 1 and kept[0][1]  # deleted, analysis kept
     assert len(llm_server.requests) == requests_before  # nothing analysed twice
 
@@ -159,8 +171,9 @@ def test_pocket_auth_error_is_one_clear_line(
     assert status["source"] == "pocket" and "error" in status["last_result"]
 
 
-def test_import_then_process(readerd_cli: ReaderdCLI, web_server: WebServer,
-                             tmp_path: Path) -> None:
+def test_import_then_process(
+    readerd_cli: ReaderdCLI, web_server: WebServer, tmp_path: Path
+) -> None:
     urls = _serve_articles(web_server)
     export = tmp_path / "part_000000.csv"
     export.write_text(
@@ -199,8 +212,7 @@ def test_private_addresses_are_not_fetched_unless_allowed(
 
 
 def test_every_command_has_help(readerd_cli: ReaderdCLI) -> None:
-    commands = ["run", "sync", "process", "import", "list", "show", "search", "tags",
-                "stats", "db"]
+    commands = ["run", "sync", "process", "import", "list", "show", "search", "tags", "stats", "db"]
     for command in commands:
         result = readerd_cli(command, "--help")
         assert "Usage" in result.stdout and len(result.stdout) > 100

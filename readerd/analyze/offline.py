@@ -9,7 +9,6 @@ words and word pairs become the tags.
 from __future__ import annotations
 
 import asyncio
-
 import re
 from collections import Counter
 from dataclasses import dataclass

@@ -159,9 +159,14 @@ def due_links(engine: Engine, limit: int, exclude: set[int] | None = None) -> li
     with Session(engine) as session:
         return [
             DueLink(
-                l.id or 0, l.url, l.stage, l.attempts, l.provided_content, l.provided_content_type
+                row.id or 0,
+                row.url,
+                row.stage,
+                row.attempts,
+                row.provided_content,
+                row.provided_content_type,
             )
-            for l in session.exec(query)
+            for row in session.exec(query)
         ]
 
 

@@ -45,7 +45,7 @@ def test_quickstart_reads_the_bundled_samples_offline(readerd_cli: ReaderdCLI) -
     assert pdf["title"] and pdf["summary"]
 
     found = json.loads(readerd_cli("search", "energia", "--json").stdout)  # no accent typed
-    assert [row["title"] for row in found][0].startswith("Energía solar en casa")
+    assert found[0]["title"].startswith("Energía solar en casa")
     spanish = json.loads(readerd_cli("show", str(found[0]["id"]), "--json").stdout)
     assert spanish["summary_language"] == "es" and spanish["key_points"]
     analysed_at = spanish["analysis"]["analyzed_at"]

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from pydantic import NaiveDatetime
 from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
+# Times are stored as naive UTC (SQLite has no time zones); utcnow() is the one clock.
 def utcnow() -> datetime:
+    """Now, as naive UTC."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -49,17 +52,17 @@ class Link(SQLModel, table=True):
     title: str | None = None
     state: str = "unread"
     deleted: bool = False
-    added_at: datetime | None = None
-    updated_at: datetime | None = None
-    created_at: datetime = Field(default_factory=utcnow)
+    added_at: NaiveDatetime | None = None
+    updated_at: NaiveDatetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
     provided_content: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     provided_content_type: str | None = None
     stage: str = Stage.FETCH
     status: str = Status.PENDING
     attempts: int = 0
     last_error: str | None = None
-    next_attempt_at: datetime | None = None
-    processed_at: datetime | None = None
+    next_attempt_at: NaiveDatetime | None = None
+    processed_at: NaiveDatetime | None = None
 
 
 class Article(SQLModel, table=True):
@@ -77,7 +80,7 @@ class Article(SQLModel, table=True):
     word_count: int = 0
     text: str = Field(sa_column=Column(Text, nullable=False))
     content_hash: str
-    extracted_at: datetime = Field(default_factory=utcnow)
+    extracted_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class Analysis(SQLModel, table=True):
@@ -95,7 +98,7 @@ class Analysis(SQLModel, table=True):
     tokens_out: int = 0
     latency_ms: int = 0
     coverage: float = 1.0
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class Tag(SQLModel, table=True):
@@ -120,7 +123,7 @@ class SourceState(SQLModel, table=True):
 
     source: str = Field(primary_key=True)
     cursor: str | None = None
-    last_sync_at: datetime | None = None
+    last_sync_at: NaiveDatetime | None = None
     last_result: str | None = None
 
 
@@ -140,4 +143,37 @@ class LLMCallLog(SQLModel, table=True):
     latency_ms: int = 0
     outcome: str
     error: str | None = None
-    created_at: datetime = Field(default_factory=utcnow, index=True)
+    created_at: NaiveDatetime = Field(default_factory=utcnow, index=True)
+
+
+class DigestStatus(StrEnum):
+    PENDING = "pending"  # to be sent at next_attempt_at (also: a send is in flight)
+    SENT = "sent"  # the server answered 250 to DATA
+    FAILED = "failed"  # gave up; its items go into the next digest
+    SKIPPED = "skipped"  # nothing new that day (READERD_DIGEST_EMPTY=skip)
+
+
+class DigestOutbox(SQLModel, table=True):
+    """One digest e-mail per (date, recipient), written before it is sent: the outbox."""
+
+    __tablename__ = "digest_outbox"
+    __table_args__ = (
+        UniqueConstraint("digest_date", "recipient", name="uq_digest_date_recipient"),
+        Index("ix_digest_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest_date: str  # ISO date (YYYY-MM-DD), local time of the reader
+    recipient: str
+    message_id: str
+    subject: str
+    status: str = DigestStatus.PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt_at: NaiveDatetime | None = None
+    message: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    item_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    more_count: int = 0  # items left for the next digest
+    window_start: NaiveDatetime | None = None  # analysed after this; None: no floor
+    created_at: NaiveDatetime = Field(default_factory=utcnow)  # also the window's end
+    sent_at: NaiveDatetime | None = None

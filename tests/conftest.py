@@ -15,6 +15,8 @@ pytest_plugins = [
     "tests.servers.pocket_api",
     "tests.servers.web",
     "tests.servers.openai_compat",
+    "tests.servers.smtp",
+    "tests.digest_fixtures",
 ]
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,3 +8,10 @@ import typer
 def register_all(app: typer.Typer) -> None:
     """Attach every command module's commands to the `readerd` app."""
     # Each module exposes register(app); add one import + call per module.
+    from readerd.commands import daemon
+
+    daemon.register(app)
+
+    from readerd.commands import digest
+
+    digest.register(app)

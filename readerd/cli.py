@@ -62,7 +62,9 @@ def _setup_logging(level: str) -> None:
 
 @app.command()
 def run(
-    once: Annotated[bool, typer.Option("--once", help="Sync, process everything due, exit.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Sync, process everything due, exit.")
+    ] = False,
 ) -> None:
     """Run readerd: with --once, one sync and one processing pass; else the daemon."""
     settings = _settings()
@@ -118,7 +120,14 @@ def _process(settings: Settings, engine: Engine) -> None:
 
 @app.command("import")
 def import_file(
-    path: Annotated[Path, typer.Argument(help="Pocket export (CSV, ZIP, ril_export.html) or a list of URLs.", exists=True, dir_okay=False)],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="Pocket export (CSV, ZIP, ril_export.html) or a list of URLs.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
 ) -> None:
     """Add links from a Pocket export or a plain list of URLs; `process` reads them."""
     from readerd.sources import read_import_file
@@ -136,7 +145,9 @@ def import_file(
 
 @app.command("list")
 def list_(
-    status: Annotated[str | None, typer.Option(help="pending, done, failed or unsupported.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="pending, done, failed or unsupported.")
+    ] = None,
     tag: Annotated[str | None, typer.Option(help="Only links with this tag.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
     as_json: JsonOption = False,
@@ -148,7 +159,9 @@ def list_(
 
 @app.command()
 def show(
-    link_id: Annotated[int, typer.Argument(metavar="ID", help="The link's id (see `readerd list`).")],
+    link_id: Annotated[
+        int, typer.Argument(metavar="ID", help="The link's id (see `readerd list`).")
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Show one link: metadata, summary, key points, tags, status."""
@@ -160,20 +173,15 @@ def show(
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="Words to find in titles, summaries, tags and text.")],
+    query: Annotated[
+        str, typer.Argument(help="Words to find in titles, summaries, tags and text.")
+    ],
     limit: Annotated[int, typer.Option(min=1)] = 20,
     as_json: JsonOption = False,
 ) -> None:
     """Full-text search (accent-insensitive, prefix matching), best match first."""
     links = library.search(_read_engine(), query, limit=limit)
     console.print_json(links) if as_json else console.print_links(links)
-
-
-@app.command()
-def tags(as_json: JsonOption = False) -> None:
-    """Every tag and how many links carry it."""
-    rows = library.tag_counts(_read_engine())
-    console.print_json(rows) if as_json else console.print_tags(rows)
 
 
 @app.command()
@@ -205,7 +213,8 @@ def main() -> None:
     level = os.environ.get("READERD_LOG_LEVEL", "WARNING")
     _setup_logging(level)
     try:
-        app(standalone_mode=False)
+        # Without standalone mode, click returns (not raises) the code of typer.Exit.
+        code = app(standalone_mode=False)
     except ReaderdError as exc:
         console.print_error(str(exc))
         sys.exit(2 if isinstance(exc, ConfigError) else 1)
@@ -219,3 +228,4 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)

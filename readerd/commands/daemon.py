@@ -1,0 +1,107 @@
+"""`readerd status` (is the daemon running, what did it do, what is queued) and `readerd doctor`."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Any
+
+import typer
+
+from readerd import console
+from readerd.config import Settings
+from readerd.errors import ReaderdError
+from readerd.logs import redact
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def status_report(settings: Settings) -> dict[str, Any]:
+    """Everything `readerd status` shows, as one JSON-ready dict."""
+    from readerd.daemon_state import daemon_summary, database_summary, sqlite_path
+    from readerd.database import make_engine, require_current_schema
+
+    report: dict[str, Any] = {"daemon": daemon_summary(settings)}
+    path = sqlite_path(settings)
+    database: dict[str, Any] = {"url": redact(settings.db_url), "error": None}
+    report["database"] = database
+    if path is not None and not path.exists():
+        database["error"] = f"{path} does not exist yet (`readerd db upgrade` creates it)"
+        return report
+    try:
+        engine = make_engine(settings, write=False)
+        require_current_schema(engine)
+        report.update(database_summary(engine))
+    except ReaderdError as exc:
+        database["error"] = redact(str(exc))
+    except Exception as exc:  # unreadable file, server down: status still reports the daemon
+        database["error"] = redact(f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}")
+    return report
+
+
+def print_status(report: dict[str, Any]) -> None:
+    """The status report for people."""
+    say = partial(console.out.print, markup=False, soft_wrap=True)
+    daemon = report["daemon"]
+    if daemon["running"]:
+        say(
+            f"daemon: running (pid {daemon['pid']}) since {daemon['started_at']}: "
+            f"{daemon['status'] or daemon['state']}"
+        )
+    else:
+        say(f"daemon: not running (last stopped {daemon['stopped_at'] or 'unknown'})")
+    for name, job in sorted(daemon["jobs"].items()):
+        say(
+            f"  {name}: last {job.get('last_finished') or 'never'} "
+            f"({job.get('last_result') or '-'}); next {job.get('next_run') or '-'}"
+        )
+    database = report["database"]
+    if database["error"]:
+        say(f"database {database['url']}: {database['error']}")
+        return
+    for source in report["sources"]:
+        say(
+            f"source {source['source']}: last sync {source['last_sync_at'] or 'never'} "
+            f"({source['last_result'] or '-'})"
+        )
+    items = report["items"]
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(items["by_status"].items()))
+    say(f"items: {items['total']} ({counts or 'none yet'})")
+    for stage, statuses in sorted(items["by_stage"].items()):
+        say(f"  stage {stage}: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+    if report["last_errors"]:
+        say("last errors:")
+    for error in report["last_errors"]:
+        say(
+            f"  #{error['id']} {error['status']} at {error['stage']} "
+            f"(attempt {error['attempts']}): {error['last_error']}"
+        )
+    llm = report["llm_today"]
+    say(f"LLM today: {llm['calls']} calls, {llm['tokens_in']} tokens in, {llm['tokens_out']} out")
+
+
+def status(as_json: JsonOption = False) -> None:
+    """Daemon running? Last sync, items per stage, last errors, next runs, LLM tokens today."""
+    from readerd.doctor import load_checked_settings
+
+    report = status_report(load_checked_settings())
+    console.print_json(report) if as_json else print_status(report)
+
+
+def doctor() -> None:
+    """Check config, database, source, LLM endpoint and SMTP login; exit 1 if any check fails."""
+    from readerd.doctor import run_checks  # imported late: httpx, smtplib, the sources
+
+    failed = False
+    for outcome in run_checks():
+        console.out.print(redact(outcome.line()), markup=False, soft_wrap=True)
+        failed = failed or outcome.state == "FAIL"
+    if failed:
+        # SystemExit, not typer.Exit: main() runs the app with standalone_mode=False,
+        # where a typer.Exit code is returned, and main() does not pass it on.
+        raise SystemExit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `status` and `doctor` to the readerd app."""
+    app.command()(status)
+    app.command()(doctor)

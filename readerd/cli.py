@@ -15,7 +15,12 @@ from sqlalchemy import Engine
 from readerd import console, library, store
 from readerd.commands import register_all
 from readerd.config import Settings, load_settings
-from readerd.database import make_engine, require_current_schema, upgrade_database
+from readerd.database import (
+    make_engine,
+    require_current_schema,
+    schema_revisions,
+    upgrade_database,
+)
 from readerd.errors import ConfigError, ReaderdError
 
 app = typer.Typer(
@@ -47,7 +52,9 @@ def _settings() -> Settings:
 
 def _engine(settings: Settings, *, upgrade: bool = False, write: bool = True) -> Engine:
     engine = make_engine(settings, write=write)
-    if upgrade:
+    # A brand-new database is created on first use; an existing one at another
+    # revision is left alone (a running daemon may own it) and reported.
+    if upgrade or schema_revisions(engine)[0] is None:
         upgrade_database(engine)
     else:
         require_current_schema(engine)

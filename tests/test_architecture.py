@@ -6,7 +6,16 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "readerd"
-CORE = ("readerd.config", "readerd.models", "readerd.errors", "readerd.results", "readerd.language")
+# Core: settings, tables, errors, result types, and pure text helpers (language, tag
+# normalisation) that any leaf may use.
+CORE = (
+    "readerd.config",
+    "readerd.models",
+    "readerd.errors",
+    "readerd.results",
+    "readerd.language",
+    "readerd.tags",
+)
 LEAVES = {
     "sources": ("readerd.sources",),
     "fetch": ("readerd.fetch", "readerd.netguard"),

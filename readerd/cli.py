@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from readerd import console, library, store
 from readerd.commands import register_all
@@ -207,6 +208,21 @@ def db_upgrade() -> None:
     console.out.print(f"database at {engine.url.render_as_string()} is up to date", markup=False)
 
 
+@db_app.command("backup")
+def db_backup(
+    path: Annotated[Path, typer.Argument(help="Where to write the copy (one SQLite file).")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite PATH if it exists.")] = False,
+) -> None:
+    """Copy the database to PATH, safely while the daemon runs; the copy is mode 600."""
+    from readerd.backup import backup_database
+
+    done = backup_database(_settings(), path, force=force)
+    console.out.print(
+        f"backup written to {done.path}: {done.size} bytes, schema {done.revision}, integrity ok",
+        markup=False,
+    )
+
+
 register_all(app)
 
 
@@ -223,7 +239,9 @@ def main() -> None:
         # Without standalone mode, click returns (not raises) the code of typer.Exit.
         code = app(standalone_mode=False)
     except ReaderdError as exc:
-        console.print_error(str(exc))
+        from readerd.logs import redact  # configured secrets never reach the terminal
+
+        console.print_error(redact(str(exc)))
         sys.exit(2 if isinstance(exc, ConfigError) else 1)
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", None) or getattr(exc, "code", 0)
@@ -231,6 +249,9 @@ def main() -> None:
     except typer.Abort:
         sys.exit(130)
     except Exception as exc:  # usage errors arrive here in non-standalone mode
+        if isinstance(exc, DBAPIError):  # e.g. a full disk: one line, no traceback
+            console.print_error(f"store: database error: {exc.orig}")
+            sys.exit(1)
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(exc.exit_code)

@@ -36,12 +36,23 @@ class Settings(BaseSettings):
     database_url: str | None = None
 
     # --- source
-    source: Literal["folder", "pocket"] = "folder"
+    source: Literal["folder", "pocket", "wallabag", "linkding", "karakeep", "readeck"] = "folder"
     folder: Path = SAMPLES_DIR
     pocket_url: str = "https://getpocket.com"
     pocket_consumer_key: SecretStr | None = None
     pocket_access_token: SecretStr | None = None
     pocket_page_size: int = Field(default=30, ge=1, le=30)
+    wallabag_url: str | None = None
+    wallabag_client_id: str | None = None
+    wallabag_client_secret: SecretStr | None = None
+    wallabag_username: str | None = None
+    wallabag_password: SecretStr | None = None
+    linkding_url: str | None = None
+    linkding_token: SecretStr | None = None
+    karakeep_url: str | None = None
+    karakeep_api_key: SecretStr | None = None
+    readeck_url: str | None = None
+    readeck_token: SecretStr | None = None
 
     # --- fetch
     fetch_allow: CommaList = Field(default_factory=list)
@@ -67,6 +78,16 @@ class Settings(BaseSettings):
     llm_max_repairs: int = Field(default=2, ge=0)
     llm_context_tokens: int = Field(default=8192, ge=1024)
     summary_language: str = "auto"
+    # Optional price table (currency units per million tokens) for costs in `readerd llm-log`,
+    # and a daily cap on LLM tokens (in + out) after which the LLM stage waits for tomorrow.
+    llm_price_in: float | None = Field(default=None, ge=0)
+    llm_price_out: float | None = Field(default=None, ge=0)
+    llm_daily_token_budget: int | None = Field(default=None, ge=1)
+
+    @field_validator("llm_price_in", "llm_price_out", "llm_daily_token_budget", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     # --- processing
     max_attempts: int = Field(default=5, ge=1)
@@ -179,7 +200,8 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Configured secret values, for log redaction."""
         found = [self.pocket_consumer_key, self.pocket_access_token, self.llm_api_key,
-                 self.smtp_password]
+                 self.smtp_password, self.wallabag_client_secret, self.wallabag_password,
+                 self.linkding_token, self.karakeep_api_key, self.readeck_token]
         return [s.get_secret_value() for s in found if s and s.get_secret_value()]
 
 

@@ -7,7 +7,9 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
@@ -20,7 +22,10 @@ def print_json(value: Any) -> None:
 
 def print_error(message: str) -> None:
     """One clear line on stderr."""
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    # The message may quote a server or a page: escaped, "[/]" in it is text, not markup.
+    err.print(
+        f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True
+    )
 
 
 def print_links(links: list[dict[str, Any]]) -> None:
@@ -38,8 +43,8 @@ def print_links(links: list[dict[str, Any]]) -> None:
             str(link["id"]),
             _status(link),
             link["language"] or "",
-            link["title"] or link["url"],
-            ", ".join(link["tags"]),
+            Text(link["title"] or link["url"]),  # Text: a page's title is never markup
+            Text(", ".join(link["tags"])),
         )
     out.print(table)
 
@@ -95,7 +100,7 @@ def print_tags(tags: list[dict[str, Any]]) -> None:
     table.add_column("ai", justify="right")
     table.add_column("source", justify="right")
     for row in tags:
-        table.add_row(row["tag"], str(row["count"]), str(row["ai"]), str(row["source"]))
+        table.add_row(Text(row["tag"]), str(row["count"]), str(row["ai"]), str(row["source"]))
     out.print(table)
 
 

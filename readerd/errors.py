@@ -1,17 +1,18 @@
 """The exception tree. Every message starts with its subsystem.
 
-    ReaderdError
-    ├── ConfigError      settings missing or contradictory
-    ├── SourceError      a read-later service or export file failed
-    │   └── SourceAuthError   401/403: credentials wrong, stop syncing
-    ├── FetchError       a page could not be fetched (network, limits, SSRF guard)
-    │   └── BlockedAddressError  the URL points at a private/loopback address
-    ├── ExtractError     fetched bytes held no article text
-    │   └── UnsupportedContentError  not HTML, not PDF
-    ├── AnalysisError    the analyser gave no valid result
-    │   └── LLMUnavailableError  the endpoint/model is unusable; stop the stage
-    ├── StoreError       the database refused
-    └── MailError        the digest could not be sent
+ReaderdError
+├── ConfigError      settings missing or contradictory
+├── SourceError      a read-later service or export file failed
+│   └── SourceAuthError   401/403: credentials wrong, stop syncing
+├── FetchError       a page could not be fetched (network, limits, SSRF guard)
+│   └── BlockedAddressError  the URL points at a private/loopback address
+├── ExtractError     fetched bytes held no article text
+│   └── UnsupportedContentError  not HTML, not PDF
+├── AnalysisError    the analyser gave no valid result
+│   ├── LLMUnavailableError  the endpoint/model is unusable; stop the stage
+│   └── LLMOutageError   5xx, timeout, dropped connection: counts toward the breaker
+├── StoreError       the database refused
+└── MailError        the digest could not be sent
 """
 
 
@@ -55,6 +56,10 @@ class AnalysisError(ReaderdError):
 
 
 class LLMUnavailableError(AnalysisError):
+    pass
+
+
+class LLMOutageError(AnalysisError):
     pass
 
 

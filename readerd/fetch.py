@@ -20,6 +20,7 @@ ACCEPT = "text/html,application/xhtml+xml,application/pdf;q=0.9,*/*;q=0.5"
 _RETRYABLE_STATUS = frozenset({408, 425, 429})
 _CHUNK = 64 * 1024
 _MAX_RETRY_AFTER = 24 * 3600.0
+_MAX_ENCODINGS = 3  # "gzip, gzip" is legal; a longer stack only serves to hide a bomb
 
 
 def make_fetch_client(settings: Settings) -> httpx.AsyncClient:
@@ -121,7 +122,7 @@ async def _read_body(response: httpx.Response, limit: int, url: str) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(url, limit)
-    decoder = _BoundedDecoder(response.headers.get("content-encoding", ""), limit, url)
+    decoder = _StackedDecoder(response.headers.get("content-encoding", ""), limit, url)
     received = 0
     parts: list[bytes] = []
     async for chunk in response.aiter_raw(_CHUNK):
@@ -131,6 +132,32 @@ async def _read_body(response: httpx.Response, limit: int, url: str) -> bytes:
         parts.append(decoder.feed(chunk))
     parts.append(decoder.flush())
     return b"".join(parts)
+
+
+class _StackedDecoder:
+    """Every layer of a Content-Encoding list ("gzip, gzip"), undone in reverse, each bounded."""
+
+    def __init__(self, header: str, limit: int, url: str) -> None:
+        codings = [c.strip().lower() for c in header.split(",")]
+        codings = [c for c in codings if c not in ("", "identity")]
+        if len(codings) > _MAX_ENCODINGS:
+            raise _permanent(
+                f"fetch: too many content encodings: url={_redact(url)} encoding={header}"
+            )
+        self._layers = [_BoundedDecoder(c, limit, url) for c in reversed(codings)]
+
+    def feed(self, data: bytes) -> bytes:
+        """Decode one raw chunk through every layer."""
+        for layer in self._layers:
+            data = layer.feed(data)
+        return data
+
+    def flush(self) -> bytes:
+        """Whatever each layer still holds, passed on through the layers after it."""
+        data = b""
+        for layer in self._layers:
+            data = layer.feed(data) + layer.flush()
+        return data
 
 
 class _BoundedDecoder:

@@ -183,21 +183,25 @@ def count_due(engine: Engine) -> int:
 
 
 def tag_counts(engine: Engine) -> list[dict[str, Any]]:
-    """Every tag with how many links carry it, by origin."""
+    """Every tag with how many links carry it, and how many of those by each origin."""
     with Session(engine) as session:
         rows = session.exec(
-            select(Tag.name, LinkTag.origin, func.count(col(LinkTag.link_id)))
+            select(Tag.name, LinkTag.origin, LinkTag.link_id)
             .join(LinkTag, col(LinkTag.tag_id) == col(Tag.id))
             .join(Link, col(Link.id) == col(LinkTag.link_id))
             .where(col(Link.deleted).is_(False))
-            .group_by(col(Tag.name), col(LinkTag.origin))
         ).all()
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"ai": 0, "source": 0})
-    for name, origin, count in rows:
-        counts[name][origin] = count
+    links: dict[str, dict[str, set[int]]] = defaultdict(lambda: {"ai": set(), "source": set()})
+    for name, origin, link_id in rows:
+        links[name][origin].add(link_id)
     result = [
-        {"tag": name, "count": c["ai"] + c["source"], "ai": c["ai"], "source": c["source"]}
-        for name, c in counts.items()
+        {
+            "tag": name,
+            "count": len(by["ai"] | by["source"]),  # a link tagged by both counts once
+            "ai": len(by["ai"]),
+            "source": len(by["source"]),
+        }
+        for name, by in links.items()
     ]
     return sorted(result, key=lambda r: (-r["count"], r["tag"]))
 
@@ -308,3 +312,38 @@ def llm_tokens(engine: Engine, *, since: datetime, until: datetime) -> tuple[int
             ).where(col(LLMCallLog.created_at) > since, col(LLMCallLog.created_at) <= until)
         ).one()
     return int(row[0]), int(row[1])
+
+
+# --- reprocess (readerd/commands/llm.py) ---------------------------------------
+
+
+def reprocess_candidates(
+    engine: Engine,
+    *,
+    model: str | None = None,
+    prompt_version: str | None = None,
+    tag: str | None = None,
+    since: datetime | None = None,
+) -> list[int]:
+    """Analysed, not deleted links matching every given filter (of their current analysis)."""
+    from readerd.tags import tag_key
+
+    query = (
+        select(Link.id)
+        .join(Analysis, col(Analysis.link_id) == col(Link.id))
+        .join(Article, col(Article.link_id) == col(Link.id))
+        .where(col(Link.deleted).is_(False))
+        .order_by(col(Link.id))
+    )
+    if model:
+        query = query.where(Analysis.model == model)
+    if prompt_version:
+        query = query.where(Analysis.prompt_version == prompt_version)
+    if since is not None:
+        query = query.where(col(Analysis.created_at) >= since)
+    with Session(engine) as session:
+        if tag:
+            names = [n for n in session.exec(select(Tag.name)) if tag_key(n) == tag_key(tag)]
+            tagged = select(LinkTag.link_id).join(Tag, col(Tag.id) == col(LinkTag.tag_id))
+            query = query.where(col(Link.id).in_(tagged.where(col(Tag.name).in_(names))))
+        return [link_id for link_id in session.exec(query) if link_id is not None]

@@ -11,23 +11,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
-from readerd import store
+from readerd import llm_usage, store
 from readerd.analyze import Analyzer, make_analyzer
+from readerd.analyze.breaker import CircuitBreaker
 from readerd.config import Settings
-from readerd.errors import AnalysisError, LLMUnavailableError, ReaderdError, UnsupportedContentError
+from readerd.errors import (
+    AnalysisError,
+    LLMOutageError,
+    LLMUnavailableError,
+    ReaderdError,
+    StoreError,
+    UnsupportedContentError,
+)
 from readerd.fetch import fetch_page, make_fetch_client
 from readerd.models import Stage, Status, utcnow
-from readerd.results import ArticleInput, FetchedPage
+from readerd.results import Analysis, ArticleInput, FetchedPage
 from readerd.sandbox import ExtractionPool
 from readerd.sources import Source, make_source
 
@@ -69,7 +79,8 @@ async def sync_links(
         store.record_sync_failure(engine, source.name, str(exc))
         raise
     result = f"ok: {len(batch.links)} changed"
-    upsert = store.commit_sync(engine, source.name, batch.links, batch.cursor, result)
+    with _database_errors():  # a failed commit leaves links and cursor as they were
+        upsert = store.commit_sync(engine, source.name, batch.links, batch.cursor, result)
     log.info(
         "sync: %s: %d new, %d updated, %d deleted",
         source.name,
@@ -80,6 +91,15 @@ async def sync_links(
     return SyncReport(
         source.name, upsert.new, upsert.updated, upsert.deleted, upsert.unchanged, batch.cursor
     )
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """Database failures (disk full, I/O error) as one clear StoreError."""
+    try:
+        yield
+    except DBAPIError as exc:
+        raise StoreError(f"store: database error: {exc.orig}") from exc
 
 
 class Processor:
@@ -105,10 +125,16 @@ class Processor:
             timeout=settings.extract_timeout, memory_mb=settings.extract_memory_mb
         )
         self._llm_stopped = False
+        self._breaker = CircuitBreaker()
+        self._store_error: StoreError | None = None
+        self._llm_resume_at: datetime | None = None  # None: due again at the next run
+        self._model_checked = False
+        self._model_lock = asyncio.Lock()
 
     async def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, partial(fn, *args, **kwargs))
+        with _database_errors():
+            return await loop.run_in_executor(self._writer, partial(fn, *args, **kwargs))
 
     async def run(self) -> ProcessReport:
         """Process every due link until none is left (or stop is set)."""
@@ -126,15 +152,17 @@ class Processor:
                 await asyncio.gather(*tasks, return_exceptions=True)
                 self._writer.shutdown(wait=True)
                 self._extraction.close()
+        if self._store_error is not None:
+            raise self._store_error  # the run stopped: the database takes no writes
         return self.report
 
     async def _feed(self, queue: asyncio.Queue[store.DueLink], seen: set[int]) -> None:
-        while not self.stop.is_set():
+        while not self.stop.is_set() and self._store_error is None:
             batch = await self._write(store.due_links, self.engine, DUE_BATCH, seen)
             if not batch:
                 return
             for due in batch:
-                if self.stop.is_set():
+                if self.stop.is_set() or self._store_error is not None:
                     return
                 seen.add(due.id)
                 await queue.put(due)
@@ -143,9 +171,14 @@ class Processor:
         while True:
             due = await queue.get()
             try:
-                outcome = await self._process_one(due, client)
-                if self.on_item:
-                    self.on_item(due.id, outcome)
+                if self._store_error is None:  # else leave it pending: nothing can be written
+                    outcome = await self._process_one(due, client)
+                    if self.on_item:
+                        self.on_item(due.id, outcome)
+            except StoreError as exc:  # disk full, I/O error: stop the run, lose nothing
+                if self._store_error is None:
+                    self._store_error = exc
+                    log.error("%s — processing stops; the items stay queued", exc)
             finally:
                 queue.task_done()
 
@@ -159,6 +192,8 @@ class Processor:
                 await self._write(store.save_article, self.engine, due.id, page, extracted)
             stage = "analyze"
             return await self._analyze(due.id)
+        except StoreError:
+            raise  # not the item's fault: recording a failure would fail the same way
         except UnsupportedContentError as exc:
             await self._fail(due.id, str(exc), retryable=False, final=Status.UNSUPPORTED)
             self.report.unsupported += 1
@@ -198,9 +233,9 @@ class Processor:
             await self._write(store.mark_done, self.engine, link_id)
             self.report.skipped_unchanged += 1
             return "unchanged"
-        if self._llm_stopped:
-            raise AnalysisError(f"analyze: LLM stage stopped: {self.report.llm_stopped}")
-        vocabulary = await self._write(store.vocabulary, self.engine)
+        if not await self._llm_ready():
+            return await self._wait_for_llm(link_id)
+        vocabulary = await self._write(store.vocabulary, self.engine, article.title, article.text)
         request = ArticleInput(
             url=article.url,
             title=article.title,
@@ -210,20 +245,71 @@ class Processor:
             summary_language=self.settings.summary_language,
         )
         async with self._llm_slots:
-            try:
-                analysis = await analyzer.analyze(request)
-            except LLMUnavailableError as exc:
-                self._llm_stopped, self.report.llm_stopped = True, str(exc)
-                log.error("%s — the LLM stage stops for this run; fetching goes on", exc)
-                raise
-            except AnalysisError as exc:
-                await self._write(
-                    store.log_llm_calls, self.engine, link_id, getattr(exc, "calls", [])
-                )
-                raise
+            if not await self._llm_ready():  # the budget may have run out while this one waited
+                return await self._wait_for_llm(link_id)
+            analysis = await self._run_analyzer(link_id, request)
         await self._write(store.save_analysis, self.engine, link_id, analysis, article.content_hash)
         self.report.done += 1
         return "done"
+
+    async def _run_analyzer(self, link_id: int, request: ArticleInput) -> Analysis:
+        """The analysis; a failure logs its LLM requests, an unusable endpoint stops the stage."""
+        try:
+            analysis = await self.analyzer.analyze(request)
+        except AnalysisError as exc:
+            await self._write(store.log_llm_calls, self.engine, link_id, getattr(exc, "calls", []))
+            if isinstance(exc, LLMUnavailableError):
+                self._stop_llm(str(exc))
+            elif isinstance(exc, LLMOutageError) and (reason := self._breaker.failure(str(exc))):
+                self._stop_llm(reason)  # the endpoint is down: stop paying timeouts per item
+            raise
+        self._breaker.success()
+        return analysis
+
+    async def _llm_ready(self) -> bool:
+        """False once the LLM stage has stopped: budget spent, model missing, endpoint down."""
+        if self._llm_stopped or self.analyzer.name == "offline":
+            return not self._llm_stopped
+        budget = self.settings.llm_daily_token_budget
+        if budget:
+            used = await self._write(llm_usage.tokens_today, self.engine)
+            if used >= budget:
+                reason = (
+                    f"llm: daily token budget spent ({used} of {budget} tokens today); "
+                    "analysis resumes tomorrow"
+                )
+                self._stop_llm(reason, resume_at=llm_usage.next_day_start())
+                return False
+        await self._check_model()
+        return not self._llm_stopped
+
+    async def _check_model(self) -> None:
+        """Once per run, before the first LLM request: does the endpoint serve the model?"""
+        check = getattr(self.analyzer, "check_model", None)
+        if check is None:
+            return
+        async with self._model_lock:
+            if not self._model_checked:
+                problem = await check()
+                self._model_checked = True
+                if problem:
+                    self._stop_llm(problem)
+
+    def _stop_llm(self, reason: str, resume_at: datetime | None = None) -> None:
+        """Stop the LLM stage for this run (until resume_at for the items); fetching goes on."""
+        if self._llm_stopped:
+            return
+        self._llm_stopped, self.report.llm_stopped = True, reason
+        self._llm_resume_at = resume_at
+        log.error("%s — the LLM stage stops for this run; fetching goes on", reason)
+
+    async def _wait_for_llm(self, link_id: int) -> str:
+        """Leave an extracted link pending, without spending an attempt, with the reason."""
+        until = self._llm_resume_at or utcnow()
+        reason = f"analyze: waiting: {self.report.llm_stopped}"
+        await self._write(store.defer, self.engine, link_id, until, reason)
+        self.report.retry += 1
+        return "deferred"
 
     async def _fail(
         self, link_id: int, message: str, *, retryable: bool, final: Status = Status.FAILED

@@ -16,28 +16,35 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from readerd.analyze.llm_client import ChatClient, LLMProblemError
+from readerd.analyze.llm_client import ChatClient, LLMProblemError, model_listed
 from readerd.analyze.llm_parse import Reply, ToolCall, parse_reply, text_calls
 from readerd.analyze.llm_plan import (
     LADDER,
     PROFILES,
+    PROFILES_FILE,
     TOOL_MODES,
     ServerProfiles,
+    load_profiles,
     pack_texts,
     partial_text,
     plan_requests,
+    save_profiles,
     split_text,
 )
 from readerd.analyze.offline import article_language, keyword_tags, select_sentences
 from readerd.analyze.prompts import (
     PROMPT_VERSION,
     WHOLE,
+    WRONG_LANGUAGE,
     Scope,
     estimate_tokens,
     failed_generation_messages,
     json_messages,
     repair_messages,
     tool_messages,
+    wanted_language,
+    written_language,
+    wrong_language_error,
 )
 from readerd.analyze.tools import (
     ALL_TOOLS,
@@ -51,7 +58,7 @@ from readerd.analyze.tools import (
     validate_arguments,
 )
 from readerd.config import Settings
-from readerd.errors import AnalysisError, ConfigError
+from readerd.errors import AnalysisError, ConfigError, ReaderdError
 from readerd.results import Analysis, ArticleInput, LLMCall
 
 ANSWER_TOKENS = 1500  # room left for the answer (summary, key points, tags, JSON)
@@ -69,6 +76,7 @@ class _Task:
     wanted: frozenset[str]
     got: dict[str, BaseModel] = field(default_factory=dict)
     requests: int = 0
+    wrong_language: BaseModel | None = None  # kept in case the re-ask brings nothing better
 
     @property
     def missing(self) -> set[str]:
@@ -91,11 +99,32 @@ class OpenAIAnalyzer:
         self.model = settings.llm_model
         self.client = ChatClient(settings, backoff=backoff)
         self.profiles = profiles if profiles is not None else PROFILES
+        # The shared profiles persist in the data dir, so a learnt rung survives restarts.
+        self.profiles_file = None if profiles is not None else settings.data_dir / PROFILES_FILE
+        if self.profiles_file:
+            load_profiles(self.profiles, self.profiles_file)
         self.profile = self.profiles.get(self.client.base_url, self.model)
 
     async def analyze(self, article: ArticleInput) -> Analysis:
-        """Tags, summary and key points of one article from the model."""
-        return await _Run(self, article).analyze()
+        """Tags, summary and key points of one article; a failure carries its requests (.calls)."""
+        run = _Run(self, article)
+        before = self.profiles.snapshot()
+        try:
+            return await run.analyze()
+        except ReaderdError as exc:
+            exc.calls = run.calls  # type: ignore[attr-defined]
+            raise
+        finally:
+            if self.profiles_file and self.profiles.snapshot() != before:
+                save_profiles(self.profiles, self.profiles_file)
+
+    async def check_model(self) -> str | None:
+        """A plain problem when the endpoint's model list lacks the model, else None."""
+        ids = await self.client.list_models()
+        if ids is None or model_listed(self.model, ids):
+            return None
+        offered = ", ".join(ids[:12])
+        return f'llm: model "{self.model}" not found at {self.client.host}; available: {offered}'
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
@@ -113,6 +142,8 @@ class _Run:
         self.max_repairs = owner.settings.llm_max_repairs
         self.request_cap = 4 + 4 * self.max_repairs
         self.calls: list[LLMCall] = []
+        self.language = wanted_language(article)
+        self.language_asked = False  # a summary in the wrong language is asked for once more
 
     async def analyze(self) -> Analysis:
         """Analyse the article, shrinking the requests when the context overflows."""
@@ -213,6 +244,8 @@ class _Run:
                 break  # the rung works; what is still missing after its re-asks stays missing
         if worked:
             self.profile.mode = worked
+        if SUMMARY_TOOL in task.missing and task.wrong_language is not None:
+            task.got[SUMMARY_TOOL] = task.wrong_language  # asked once; better than nothing
         return task.got
 
     async def _run_mode(self, mode: str, task: _Task) -> None:
@@ -308,11 +341,34 @@ class _Run:
                 errors[call.id] = call.error or "arguments missing"
                 continue
             try:
-                task.got[call.name] = validate_arguments(call.name, call.arguments)
+                result = validate_arguments(call.name, call.arguments)
             except ValidationError as exc:
                 errors[call.id] = describe_error(exc)
+                continue
+            problem = self._wrong_language(task, result)
+            if problem:
+                errors[call.id] = problem
+            else:
+                task.got[call.name] = result
         errors = {i: e for i, e in errors.items() if _name_of(seen, i) not in task.got}
         return seen, errors
+
+    def _wrong_language(self, task: _Task, result: BaseModel) -> str | None:
+        """The error to send back, once per article, when a summary is in the wrong language."""
+        if not isinstance(result, SummarizeArticle) or task.scope.kind == "part":
+            return None
+        if self.language_asked or not self.language:
+            return None
+        written = written_language(result.summary, result.key_points)
+        if written is None or written == self.language:
+            return None
+        self.language_asked, task.wrong_language = True, result
+        return wrong_language_error(written, self.language)
+
+    def _summary_language(self, summary: SummarizeArticle) -> str:
+        """The wanted language when the summary is seen to be in it, else the model's code."""
+        written = written_language(summary.summary, summary.key_points)
+        return written if written and written == self.language else summary.language
 
     def _record(
         self,
@@ -327,6 +383,8 @@ class _Run:
         missing = sorted(n for n in names if n not in task.got)
         if errors:
             outcome, error = "invalid", "; ".join(errors.values())
+            if all(e.startswith(WRONG_LANGUAGE) for e in errors.values()):
+                outcome = "wrong_language"
         elif missing:
             outcome, error = "missing", "not called: " + ", ".join(missing)
         else:
@@ -359,7 +417,7 @@ class _Run:
             tags=tags,
             summary=summary.summary,
             key_points=tuple(summary.key_points),
-            language=summary.language,
+            language=self._summary_language(summary),
             analyzer="openai",
             model=self.client.model,
             prompt_version=PROMPT_VERSION,

@@ -22,11 +22,12 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from readerd.analyze.llm_parse import Problem, classify_error
 from readerd.analyze.prompts import PROMPT_VERSION
 from readerd.config import Settings
-from readerd.errors import AnalysisError, LLMUnavailableError
+from readerd.errors import AnalysisError, LLMOutageError, LLMUnavailableError
 from readerd.results import LLMCall
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 MAX_INLINE_WAIT = 10.0  # seconds: a longer Retry-After defers the item instead
+MODELS_TIMEOUT = 15.0  # seconds for GET /models
 ATTEMPTS = 3
 
 
@@ -51,6 +52,14 @@ def host_of(base_url: str) -> str:
     parts = urlsplit(base_url)
     host = parts.hostname or base_url
     return f"{host}:{parts.port}" if parts.port else host
+
+
+def model_listed(model: str, ids: list[str]) -> bool:
+    """Whether a model list names the model, allowing Ollama's ':latest' and llama.cpp's paths."""
+    names = {i.lower() for i in ids}
+    names |= {n.rsplit("/", 1)[-1].removesuffix(".gguf") for n in names}
+    names |= {n.removesuffix(":latest") for n in names}
+    return model.lower().removesuffix(":latest") in names
 
 
 def _is_refused(exc: BaseException) -> bool:
@@ -103,6 +112,19 @@ class ChatClient:
         if self._openai is not None:
             await self._openai.close()
             self._openai = None
+
+    async def list_models(self) -> list[str] | None:
+        """Model ids the endpoint lists (GET /models); None when it cannot say."""
+        client = self._client().with_options(timeout=min(self.timeout, MODELS_TIMEOUT))
+        try:
+            raw = await client.models.with_raw_response.list()
+            data = json.loads(raw.text).get("data")
+        except (openai.APIError, ValueError, AttributeError):
+            return None
+        if not isinstance(data, list):
+            return None
+        ids = [str(m["id"]) for m in data if isinstance(m, dict) and m.get("id")]
+        return ids or None
 
     def record(self, mode: str, latency_ms: int, outcome: str, **extra: Any) -> LLMCall:
         """An LLMCall for the call log."""
@@ -163,7 +185,7 @@ class ChatClient:
             when = f"retry after {math.ceil(wait)} s" if wait is not None else "retry later"
             raise AnalysisError(f"llm: rate limited, {when}: {self._facts()}: {said}") from None
         if problem.kind == "server":
-            raise AnalysisError(
+            raise LLMOutageError(
                 f"llm: server error: status={problem.status} {self._facts()}: {said}"
             ) from None
 
@@ -185,14 +207,14 @@ class ChatClient:
             raise LLMProblemError(problem) from None
         except openai.APITimeoutError:
             log.append(self.record(mode, elapsed(), "error", error="timeout"))
-            raise AnalysisError(
+            raise LLMOutageError(
                 f"llm: timed out after {self.timeout:g} s: {self._facts()}"
             ) from None
         except openai.APIConnectionError as exc:
             log.append(self.record(mode, elapsed(), "error", error="connection failed"))
             if _is_refused(exc):
                 raise LLMUnavailableError(f"llm: cannot connect: {self._facts()}") from None
-            raise AnalysisError(f"llm: connection failed: {self._facts()}") from None
+            raise LLMOutageError(f"llm: connection failed: {self._facts()}") from None
         except ValueError:
             log.append(self.record(mode, elapsed(), "error", error="response is not JSON"))
             raise LLMProblemError(Problem("server", 200, "response is not JSON")) from None

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import math
+import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from readerd.analyze.offline import split_sentences
@@ -46,6 +50,41 @@ class ServerProfiles:
 
 
 PROFILES = ServerProfiles()
+PROFILES_FILE = "llm_profiles.json"  # in the data dir: what worked survives restarts
+
+log = logging.getLogger(__name__)
+
+
+def load_profiles(profiles: ServerProfiles, path: Path) -> None:
+    """Restore profiles saved by save_profiles(); a missing or damaged file changes nothing."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(data, dict):
+        return
+    clean = {
+        str(key): {
+            "mode": fields.get("mode"),
+            "context_tokens": fields.get("context_tokens")
+            if isinstance(fields.get("context_tokens"), int)
+            else None,
+        }
+        for key, fields in data.items()
+        if isinstance(fields, dict)
+    }
+    profiles.restore(clean)
+
+
+def save_profiles(profiles: ServerProfiles, path: Path) -> None:
+    """Write every profile to `path` atomically; a failure is logged, never raised."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(profiles.snapshot(), indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("llm: cannot save server profiles to %s: %s", path, exc)
 
 
 def split_text(text: str, max_tokens: int) -> list[str]:

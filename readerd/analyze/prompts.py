@@ -22,11 +22,14 @@ from readerd.analyze.tools import (
     TAG_TOOL,
     combined_schema,
 )
+from readerd.language import detect_language
 from readerd.results import ArticleInput
 
 PROMPT_VERSION = "tools-1"
 
 MAX_VOCABULARY = 80
+MIN_LANGUAGE_LETTERS = 60  # shorter summaries are too short to tell their language
+WRONG_LANGUAGE = "wrong language"
 
 # ISO 639-1 -> (English name, native name): the prompt names the summary language.
 LANGUAGES: dict[str, tuple[str, str]] = {
@@ -88,6 +91,29 @@ def target_language(article: ArticleInput) -> str | None:
     if article.summary_language and article.summary_language != "auto":
         return article.summary_language
     return article.language or None
+
+
+def wanted_language(article: ArticleInput) -> str | None:
+    """The summary's language: as configured, else the article's (detected when unknown)."""
+    return target_language(article) or detect_language(article.text[:20000])
+
+
+def written_language(summary: str, key_points: Iterable[str]) -> str | None:
+    """The language a summary is written in, None when unsure or too short to tell."""
+    text = " ".join([summary, *key_points])
+    if sum(ch.isalpha() for ch in text) < MIN_LANGUAGE_LETTERS:
+        return None
+    return detect_language(text)
+
+
+def wrong_language_error(written: str, wanted: str) -> str:
+    """The error naming the language a summary must be rewritten in."""
+    name = language_name(wanted)
+    return (
+        f"{WRONG_LANGUAGE}: summary and key_points are written in {language_name(written)}, "
+        f"but they must be written in {name}; write them again in {name} "
+        f'and set language to "{wanted}"'
+    )
 
 
 def estimate_tokens(text: str) -> int:

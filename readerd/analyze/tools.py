@@ -24,11 +24,24 @@ MAX_KEY_POINTS = 6
 MAX_KEY_POINT_CHARS = 300
 
 _SPACES = re.compile(r"\s+")
+# Links in a digest come only from the link row: a URL the model wrote (perhaps because
+# the article told it to) is removed, as are control characters (terminal escapes).
+_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://\S*|\bwww\.\S*|\b(?:[a-z0-9-]+\.)+[a-z]{2,}/\S*")
+_CONTROL = re.compile(
+    r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+_RUNS = re.compile(r"[ \t]{2,}")
 _TAG_EDGES = "#\"'`“”‘’«».,;:!?()[]{}<>*-_ "
 _BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)])\s+")
 
 TagText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TAG_CHARS)]
 KeyPoint = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_POINT_CHARS)]
+
+
+def scrub_text(text: str) -> str:
+    """Model-written text without URLs or control characters."""
+    text = _URL.sub("", _CONTROL.sub("", text))
+    return _RUNS.sub(" ", text).replace(" .", ".").strip()
 
 
 def normalize_tag(tag: str) -> str:
@@ -37,10 +50,12 @@ def normalize_tag(tag: str) -> str:
 
 
 def normalize_tags(tags: Iterable[str], limit: int = MAX_TAGS) -> list[str]:
-    """Normalised tags without empties, over-long ones or duplicates, cut to `limit`."""
+    """Normalised tags without empties, over-long ones, URLs or duplicates, cut to `limit`."""
     out: list[str] = []
     for tag in tags:
         clean = normalize_tag(tag)
+        if _URL.search(clean) or _CONTROL.search(clean):
+            continue
         if clean and len(clean) <= MAX_TAG_CHARS and clean not in out:
             out.append(clean)
     return out[:limit]
@@ -90,13 +105,13 @@ class SummarizeArticle(BaseModel):
     @_field_validator("summary", mode="before")
     @classmethod
     def _strip_summary(cls, value: Any) -> Any:
-        return value.strip() if isinstance(value, str) else value
+        return scrub_text(value) if isinstance(value, str) else value
 
     @_field_validator("key_points", mode="before")
     @classmethod
     def _clean_points(cls, value: Any) -> Any:
         if isinstance(value, list) and all(isinstance(p, str) for p in value):
-            points = [_BULLET.sub("", p).strip() for p in value]
+            points = [scrub_text(_BULLET.sub("", p)) for p in value]
             return [p for p in points if p][:MAX_KEY_POINTS]
         return value
 

@@ -15,3 +15,8 @@ def register_all(app: typer.Typer) -> None:
     from readerd.commands import digest
 
     digest.register(app)
+
+    from readerd.commands import llm, tags
+
+    llm.register(app)
+    tags.register(app)

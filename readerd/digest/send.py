@@ -128,6 +128,13 @@ class SmtpMailer:
             raise smtplib.SMTPAuthenticationError(code, reply)
 
     def _translate(self, exc: Exception) -> MailError:
+        """The MailError for exc, without the password a server may have quoted back."""
+        error = self._classify(exc)
+        if self._password and self._password in str(error):
+            error = mail_error(str(error).replace(self._password, "***"), retryable=error.retryable)
+        return error
+
+    def _classify(self, exc: Exception) -> MailError:
         where = self.where
         if isinstance(exc, ssl.SSLCertVerificationError):
             return mail_error(

@@ -5,20 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from pydantic import SecretStr
+
 from readerd.config import Settings
 from readerd.errors import ConfigError
 from readerd.results import SavedLink, SyncBatch
 from readerd.sources.folder import FolderSource
+from readerd.sources.karakeep import KarakeepSource
+from readerd.sources.linkding import LinkdingSource
 from readerd.sources.pocket import PocketSource
 from readerd.sources.pocket_export import ImportResult
 from readerd.sources.pocket_export import read_import_file as _read_export
+from readerd.sources.readeck import ReadeckSource
+from readerd.sources.wallabag import WallabagSource
 
 __all__ = [
     "FolderSource",
     "ImportResult",
+    "KarakeepSource",
+    "LinkdingSource",
     "PocketSource",
+    "ReadeckSource",
     "SavedLink",
     "Source",
+    "WallabagSource",
     "make_source",
     "read_import_file",
 ]
@@ -43,7 +53,42 @@ def make_source(settings: Settings) -> Source:
         if not folder.is_dir():
             raise ConfigError(f"folder: READERD_FOLDER={folder} is not a directory")
         return FolderSource(folder, max_bytes=settings.fetch_max_bytes)
+    if settings.source in ("wallabag", "linkding", "karakeep", "readeck"):
+        return _make_service(settings)
     raise ConfigError(f"sources: unknown READERD_SOURCE={settings.source!r}")
+
+
+def _make_service(settings: Settings) -> Source:
+    """Wallabag, Linkding, Karakeep or Readeck, from their READERD_<SERVICE>_* settings."""
+    timeout, agent = settings.fetch_timeout, settings.user_agent
+    if settings.source == "wallabag":
+        v = _required(settings, "url", "client_id", "client_secret", "username", "password")
+        credentials = (v["client_id"], v["client_secret"], v["username"], v["password"])
+        return WallabagSource(v["url"], *credentials, timeout=timeout, user_agent=agent)
+    if settings.source == "linkding":
+        v = _required(settings, "url", "token")
+        return LinkdingSource(v["url"], v["token"], timeout=timeout, user_agent=agent)
+    if settings.source == "karakeep":
+        v = _required(settings, "url", "api_key")
+        return KarakeepSource(v["url"], v["api_key"], timeout=timeout, user_agent=agent)
+    v = _required(settings, "url", "token")
+    return ReadeckSource(v["url"], v["token"], timeout=timeout, user_agent=agent)
+
+
+def _required(settings: Settings, *fields: str) -> dict[str, str]:
+    """READERD_<SOURCE>_<FIELD> values; ConfigError naming every one that is unset."""
+    values: dict[str, str] = {}
+    for field in fields:
+        value = getattr(settings, f"{settings.source}_{field}")
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value or ""
+        values[field] = text if field == "password" else text.strip()  # a password is as typed
+    name = settings.source
+    missing = [f"READERD_{name}_{f}".upper() for f in fields if not values[f].strip()]
+    if missing:
+        raise ConfigError(f"{name}: {', '.join(missing)} must be set for READERD_SOURCE={name}")
+    if not values["url"].startswith(("http://", "https://")):
+        raise ConfigError(f"{name}: READERD_{name.upper()}_URL must be http(s): {values['url']!r}")
+    return values
 
 
 def _make_pocket(settings: Settings) -> PocketSource:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,11 +99,13 @@ def parse_get_response(data: object) -> tuple[list[SavedLink], str | None]:
     return links, (str(since) if since not in (None, "", 0, "0") else None)
 
 
-def _error_for(response: httpx.Response) -> SourceError:
+def _error_for(response: httpx.Response, secrets: Iterable[str] = ()) -> SourceError:
     """Map a non-2xx response to the right SourceError, quoting Pocket's X-Error headers."""
     h = response.headers
     status = response.status_code
     x_error, code = h.get("X-Error", ""), h.get("X-Error-Code", "")
+    for secret in secrets:  # a server may quote the credentials back: never repeat them
+        x_error = x_error.replace(secret, "***") if secret else x_error
     detail = f"status={status} X-Error={x_error!r} X-Error-Code={code}"
     reset = _exhausted_limit_reset(h)
     if status == 429 or (status == 403 and (reset is not None or _RATE.search(x_error))):
@@ -209,7 +211,7 @@ class PocketSource:
         except httpx.TransportError as exc:
             raise _TransientError(f"pocket: get failed: network: {exc!r}"[:300]) from None
         if response.status_code >= 300:
-            raise _error_for(response)
+            raise _error_for(response, self._credentials.values())
         try:
             return response.json()
         except ValueError:

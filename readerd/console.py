@@ -90,20 +90,6 @@ def print_link(link: dict[str, Any]) -> None:
         )
 
 
-def print_tags(tags: list[dict[str, Any]]) -> None:
-    if not tags:
-        out.print("No tags yet.")
-        return
-    table = Table(pad_edge=False)
-    table.add_column("tag")
-    table.add_column("links", justify="right")
-    table.add_column("ai", justify="right")
-    table.add_column("source", justify="right")
-    for row in tags:
-        table.add_row(Text(row["tag"]), str(row["count"]), str(row["ai"]), str(row["source"]))
-    out.print(table)
-
-
 def print_stats(stats: dict[str, Any]) -> None:
     out.print(f"links: {stats['links']} (+{stats['deleted']} deleted)", markup=False)
     for label in ("by_status", "by_stage", "languages"):

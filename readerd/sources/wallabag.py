@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from tenacity.wait import wait_base
 
 from readerd.errors import SourceAuthError, SourceError
@@ -120,7 +121,7 @@ class WallabagSource:
     async def changes(self, since: str | None) -> SyncBatch:
         """Entries updated since the cursor (all when None), oldest change first."""
         seen: dict[str, SavedLink] = {}
-        secrets = [self._grant["client_secret"], self._grant["password"]]
+        secrets = [self._grant["client_secret"], self._grant["password"], self._token or ""]
         client = ServiceClient(
             SERVICE,
             timeout=self.timeout,
@@ -184,7 +185,7 @@ class WallabagSource:
         self._token_until = time.monotonic() + max(0, lifetime - 60)
 
 
-def _oauth_error(response: Any) -> str:
+def _oauth_error(response: httpx.Response) -> str:
     try:
         data = response.json()
     except ValueError:
@@ -192,7 +193,7 @@ def _oauth_error(response: Any) -> str:
     return str(data.get("error", "")) if isinstance(data, Mapping) else ""
 
 
-def _cursor(links: Any, clock: datetime | None, since: str | None) -> str | None:
+def _cursor(links: Iterable[SavedLink], clock: datetime | None, since: str | None) -> str | None:
     newest = max((link.updated_at for link in links if link.updated_at), default=None)
     moment = next_cursor(newest, clock, parse_time(since) if since else None)
     if moment is None:

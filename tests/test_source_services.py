@@ -33,7 +33,7 @@ from readerd.sources import (
     readeck,
     wallabag,
 )
-from readerd.sources.service_http import OVERLAP, parse_time
+from readerd.sources.service_http import OVERLAP, ClientOptions, parse_time
 from tests.conftest import ReaderdCLI
 from tests.servers.read_later import FakeService, ReadeckFake, WallabagFake, serve
 from tests.servers.web import WebServer
@@ -58,11 +58,13 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeService]:
 
 def source_for(fake: FakeService, secret: str | None = None, **options: Any) -> Source:
     secret = fake.secret if secret is None else secret
-    options = {"wait": wait_none(), "page_size": 2, **options}
+    page_size = options.pop("page_size", 2)
+    client = ClientOptions(**{"wait": wait_none(), **options})
     if fake.name == "wallabag":
-        return WallabagSource(fake.url, *WallabagFake.client, secret, **options)
+        credentials = (*WallabagFake.client, secret)
+        return WallabagSource(fake.url, *credentials, page_size=page_size, options=client)
     kind = {"linkding": LinkdingSource, "karakeep": KarakeepSource, "readeck": ReadeckSource}
-    return kind[fake.name](fake.url, secret, **options)
+    return kind[fake.name](fake.url, secret, page_size=page_size, options=client)
 
 
 def sync(fake: FakeService, since: str | None = None, **options: Any) -> SyncBatch:
@@ -261,7 +263,9 @@ def test_network_error_is_retried_then_a_retryable_error() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again at once: connections are refused
-    source = LinkdingSource(f"http://127.0.0.1:{port}", "t", wait=wait_none(), attempts=2)
+    source = LinkdingSource(
+        f"http://127.0.0.1:{port}", "t", options=ClientOptions(wait=wait_none(), attempts=2)
+    )
     with pytest.raises(SourceError, match="linkding: bookmarks failed: network") as caught:
         asyncio.run(source.changes(None))
     assert caught.value.retryable

@@ -17,6 +17,7 @@ from readerd.sources.pocket import PocketSource
 from readerd.sources.pocket_export import ImportResult
 from readerd.sources.pocket_export import read_import_file as _read_export
 from readerd.sources.readeck import ReadeckSource
+from readerd.sources.service_http import ClientOptions
 from readerd.sources.wallabag import WallabagSource
 
 __all__ = [
@@ -60,19 +61,19 @@ def make_source(settings: Settings) -> Source:
 
 def _make_service(settings: Settings) -> Source:
     """Wallabag, Linkding, Karakeep or Readeck, from their READERD_<SERVICE>_* settings."""
-    timeout, agent = settings.fetch_timeout, settings.user_agent
+    options = ClientOptions(timeout=settings.fetch_timeout, user_agent=settings.user_agent)
     if settings.source == "wallabag":
         v = _required(settings, "url", "client_id", "client_secret", "username", "password")
         credentials = (v["client_id"], v["client_secret"], v["username"], v["password"])
-        return WallabagSource(v["url"], *credentials, timeout=timeout, user_agent=agent)
+        return WallabagSource(v["url"], *credentials, options=options)
     if settings.source == "linkding":
         v = _required(settings, "url", "token")
-        return LinkdingSource(v["url"], v["token"], timeout=timeout, user_agent=agent)
+        return LinkdingSource(v["url"], v["token"], options=options)
     if settings.source == "karakeep":
         v = _required(settings, "url", "api_key")
-        return KarakeepSource(v["url"], v["api_key"], timeout=timeout, user_agent=agent)
+        return KarakeepSource(v["url"], v["api_key"], options=options)
     v = _required(settings, "url", "token")
-    return ReadeckSource(v["url"], v["token"], timeout=timeout, user_agent=agent)
+    return ReadeckSource(v["url"], v["token"], options=options)
 
 
 def _required(settings: Settings, *fields: str) -> dict[str, str]:

@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from tenacity.wait import wait_base
-
 from readerd.errors import SourceError
 from readerd.results import LinkState, SavedLink, SyncBatch
 from readerd.sources.service_http import (
+    ClientOptions,
     ServiceClient,
     format_time,
     next_cursor,
@@ -95,18 +94,14 @@ class KarakeepSource:
         api_key: str,
         *,
         page_size: int = 100,
-        timeout: float = 30.0,
-        user_agent: str = "readerd",
-        attempts: int = 4,
-        wait: wait_base | None = None,
+        options: ClientOptions | None = None,
     ) -> None:
         base = base_url.rstrip("/").removesuffix("/api/v1").removesuffix("/api")
         self.api = base + "/api/v1"
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._api_key = api_key
         self.page_size = max(1, min(page_size, 100))  # Karakeep's maximum
-        self.timeout, self.user_agent = timeout, user_agent
-        self.attempts, self.wait = attempts, wait
+        self.options = options or ClientOptions()
 
     def __repr__(self) -> str:
         return f"KarakeepSource({self.api!r})"  # never the key
@@ -114,14 +109,7 @@ class KarakeepSource:
     async def changes(self, since: str | None) -> SyncBatch:
         """Bookmarks modified after the cursor (all when None), with their HTML when crawled."""
         after = parse_time(since) if since else None
-        client = ServiceClient(
-            SERVICE,
-            timeout=self.timeout,
-            user_agent=self.user_agent,
-            attempts=self.attempts,
-            wait=self.wait,
-            secrets=[self._api_key],
-        )
+        client = self.options.client(SERVICE, secrets=[self._api_key])
         async with client:
             every = await self._list(client, with_content=after is None)
             changed = [link for link in every if _changed(link, after)]

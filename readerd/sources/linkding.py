@@ -7,11 +7,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from tenacity.wait import wait_base
-
 from readerd.errors import SourceError
 from readerd.results import LinkState, SavedLink, SyncBatch
 from readerd.sources.service_http import (
+    ClientOptions,
     ServiceClient,
     format_time,
     next_cursor,
@@ -71,17 +70,13 @@ class LinkdingSource:
         token: str,
         *,
         page_size: int = 100,
-        timeout: float = 30.0,
-        user_agent: str = "readerd",
-        attempts: int = 4,
-        wait: wait_base | None = None,
+        options: ClientOptions | None = None,
     ) -> None:
         base = base_url.rstrip("/")
         self.base_url = base.removesuffix("/api")  # accept the API root as well
         self._token = token
         self.page_size = max(1, page_size)
-        self.timeout, self.user_agent = timeout, user_agent
-        self.attempts, self.wait = attempts, wait
+        self.options = options or ClientOptions()
 
     def __repr__(self) -> str:
         return f"LinkdingSource({self.base_url!r})"  # never the token
@@ -89,14 +84,7 @@ class LinkdingSource:
     async def changes(self, since: str | None) -> SyncBatch:
         """Bookmarks modified since the cursor (all when None), unarchived then archived."""
         seen: dict[str, SavedLink] = {}
-        client = ServiceClient(
-            SERVICE,
-            timeout=self.timeout,
-            user_agent=self.user_agent,
-            attempts=self.attempts,
-            wait=self.wait,
-            secrets=[self._token],
-        )
+        client = self.options.client(SERVICE, secrets=[self._token])
         async with client:
             for path in _LISTS:
                 for link in await self._list(client, path, since):

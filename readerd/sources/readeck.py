@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from tenacity.wait import wait_base
-
 from readerd.errors import SourceError
 from readerd.results import LinkState, SavedLink, SyncBatch
 from readerd.sources.service_http import (
+    ClientOptions,
     ServiceClient,
     format_time,
     next_cursor,
@@ -85,17 +84,13 @@ class ReadeckSource:
         token: str,
         *,
         page_size: int = 50,
-        timeout: float = 30.0,
-        user_agent: str = "readerd",
-        attempts: int = 4,
-        wait: wait_base | None = None,
+        options: ClientOptions | None = None,
     ) -> None:
         self.api = base_url.rstrip("/").removesuffix("/api") + "/api"
         self._token = token
         self._headers = {"Authorization": f"Bearer {token}"}
         self.page_size = max(1, page_size)
-        self.timeout, self.user_agent = timeout, user_agent
-        self.attempts, self.wait = attempts, wait
+        self.options = options or ClientOptions()
 
     def __repr__(self) -> str:
         return f"ReadeckSource({self.api!r})"  # never the token
@@ -103,14 +98,7 @@ class ReadeckSource:
     async def changes(self, since: str | None) -> SyncBatch:
         """Bookmarks updated or deleted since the cursor (all existing ones when None)."""
         after = parse_time(since) if since else None
-        client = ServiceClient(
-            SERVICE,
-            timeout=self.timeout,
-            user_agent=self.user_agent,
-            attempts=self.attempts,
-            wait=self.wait,
-            secrets=[self._token],
-        )
+        client = self.options.client(SERVICE, secrets=[self._token])
         async with client:
             params = {"since": format_time(after, seconds=True)} if after else {}
             data = await client.json(

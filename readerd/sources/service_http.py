@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -126,6 +127,27 @@ def error_for(
     error = SourceError(f"{service}: {action} failed: {detail}")
     error.retryable = False  # a 4xx request error fails the same way next time
     return error
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """How a service client talks HTTP: request timeout, user agent and retry policy."""
+
+    timeout: float = 30.0
+    user_agent: str = "readerd"
+    attempts: int = 4
+    wait: wait_base | None = None  # tenacity wait between attempts; None: exponential
+
+    def client(self, service: str, secrets: Iterable[str] = ()) -> ServiceClient:
+        """A new session for one sync against `service`; `secrets` never reach a log."""
+        return ServiceClient(
+            service,
+            timeout=self.timeout,
+            user_agent=self.user_agent,
+            attempts=self.attempts,
+            wait=self.wait,
+            secrets=secrets,
+        )
 
 
 class ServiceClient:

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from tenacity.wait import wait_base
 
 from readerd.errors import SourceAuthError, SourceError
 from readerd.results import LinkState, SavedLink, SyncBatch
 from readerd.sources.service_http import (
+    ClientOptions,
     ServiceClient,
     next_cursor,
     one_line,
@@ -96,10 +96,7 @@ class WallabagSource:
         password: str,
         *,
         page_size: int = 30,
-        timeout: float = 30.0,
-        user_agent: str = "readerd",
-        attempts: int = 4,
-        wait: wait_base | None = None,
+        options: ClientOptions | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._grant = {
@@ -110,8 +107,7 @@ class WallabagSource:
             "password": password,
         }
         self.page_size = max(1, page_size)
-        self.timeout, self.user_agent = timeout, user_agent
-        self.attempts, self.wait = attempts, wait
+        self.options = options or ClientOptions()
         self._token: str | None = None
         self._token_until = 0.0  # time.monotonic() after which the token is renewed
 
@@ -122,14 +118,7 @@ class WallabagSource:
         """Entries updated since the cursor (all when None), oldest change first."""
         seen: dict[str, SavedLink] = {}
         secrets = [self._grant["client_secret"], self._grant["password"], self._token or ""]
-        client = ServiceClient(
-            SERVICE,
-            timeout=self.timeout,
-            user_agent=self.user_agent,
-            attempts=self.attempts,
-            wait=self.wait,
-            secrets=secrets,
-        )
+        client = self.options.client(SERVICE, secrets=secrets)
         async with client:
             page, pages = 1, 1
             while page <= pages:

@@ -9,8 +9,10 @@ every core instead of queueing behind the GIL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
+import time
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from pebble import ProcessExpired, ProcessPool
@@ -18,6 +20,7 @@ from pebble import ProcessExpired, ProcessPool
 from readerd.errors import ExtractError
 from readerd.results import Extracted, FetchedPage
 
+STARTUP_GRACE = 2.0  # seconds a replacement worker may need to start, on a busy machine
 
 _WARM_UP = FetchedPage(
     "about:blank",
@@ -37,10 +40,8 @@ def _limit_memory(max_bytes: int) -> None:
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (max_bytes, max_bytes))
-    try:
+    with contextlib.suppress(Exception):  # if it fails, the first page pays for the imports
         _extract(_WARM_UP)
-    except Exception:  # a failed warm-up only means the first page pays for the imports
-        pass
 
 
 def _extract(page: FetchedPage) -> Extracted:
@@ -58,6 +59,7 @@ class ExtractionPool:
         self.timeout, self.memory_mb = timeout, memory_mb
         self._workers = workers or max(1, min(4, os.cpu_count() or 1))
         self._pool: ProcessPool | None = None
+        self._replaced_at = -STARTUP_GRACE  # when pebble last started a replacement worker
 
     def _started(self) -> ProcessPool:
         if self._pool is None:
@@ -77,6 +79,7 @@ class ExtractionPool:
         try:
             return await asyncio.wrap_future(future)
         except FutureTimeout:
+            self._replaced_at = time.monotonic()
             raise ExtractError(
                 f"extract: gave up after {self.timeout:g} s: url={page.url}"
             ) from None
@@ -85,6 +88,7 @@ class ExtractionPool:
                 f"extract: ran out of memory (limit {self.memory_mb} MiB): url={page.url}"
             ) from None
         except ProcessExpired as exc:
+            self._replaced_at = time.monotonic()
             raise ExtractError(
                 f"extract: worker died (exit code {exc.exitcode}): url={page.url}"
             ) from None
@@ -92,6 +96,9 @@ class ExtractionPool:
     def close(self) -> None:
         """Stop the workers (waiting for none: in-flight results are no longer wanted)."""
         if self._pool is not None:
+            # A worker started to replace a killed one must finish starting first: stopped
+            # while it unpickles, it finds the pool's semaphores gone and prints a traceback.
+            time.sleep(max(0.0, self._replaced_at + STARTUP_GRACE - time.monotonic()))
             self._pool.stop()
             self._pool.join(timeout=5)
             self._pool = None

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from sqlalchemy import create_engine
 
 from readerd.library import list_links
 from tests.conftest import ReaderdCLI
-from tests.servers.pocket_api import ACCESS_TOKEN, CONSUMER_KEY, PocketServer, _handler
+from tests.servers.pocket_api import ACCESS_TOKEN, CONSUMER_KEY, PocketServer, running_pocket
 
 
 @dataclass
@@ -83,19 +82,10 @@ def trap(host: str) -> Iterator[Trap]:
 
 
 @contextmanager
-def pocket(tmp: Path | None = None) -> Iterator[PocketServer]:
+def pocket() -> Iterator[PocketServer]:
     """A Pocket-compatible server on 127.0.0.1 outside the function-scoped fixture."""
-    state = PocketServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+    with running_pocket() as state:
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 def pocket_env(server: PocketServer) -> dict[str, str]:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+
+from tests.servers import serve_in_thread
 
 CONSUMER_KEY = "test-consumer-key"
 ACCESS_TOKEN = "test-access-token"
@@ -175,17 +178,17 @@ def _handler(server: PocketServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+@contextmanager
+def running_pocket() -> Iterator[PocketServer]:
+    """A PocketServer listening on 127.0.0.1 (ephemeral port) until the block ends."""
+    state = PocketServer()
+    with serve_in_thread(_handler(state)) as url:
+        state.url = url
+        yield state
+
+
 @pytest.fixture
 def pocket_server() -> Iterator[PocketServer]:
-    """A PocketServer listening on 127.0.0.1 (ephemeral port) for one test."""
-    state = PocketServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+    """A PocketServer for one test."""
+    with running_pocket() as state:
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)

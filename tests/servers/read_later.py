@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.servers import serve_in_thread
 
 Reply = tuple[int, Any, dict[str, str]]  # status, JSON payload (None: empty), headers
 
@@ -379,13 +381,6 @@ def _handler(fake: FakeService) -> type[BaseHTTPRequestHandler]:
 def serve(name: str) -> Iterator[FakeService]:
     """Run the fake for `name` on 127.0.0.1 (ephemeral port) until the block ends."""
     fake = FAKES[name]()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    fake.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+    with serve_in_thread(_handler(fake)) as url:
+        fake.url = url
         yield fake
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)

@@ -173,6 +173,16 @@ def test_plain_text_reads_on_its_own(tmp_path: Path, digest_engine: Engine) -> N
     assert all(len(line) <= 76 or "://" in line for line in text.splitlines())
     assert "<" not in text.replace("<-", "")  # no markup leaks into the text part
     assert "LLM usage in the last 24 hours: 2,700 tokens in, 300 out." in text
+    assert "Cost" not in text  # no prices configured: no made-up cost
+
+
+def test_footer_shows_the_day_cost_at_configured_prices(
+    tmp_path: Path, digest_engine: Engine
+) -> None:
+    add_article(digest_engine, ENGLISH[0], tokens=(900_000, 100_000))
+    settings = digest_settings(tmp_path, llm_price_in=0.15, llm_price_out=0.60)
+    text = preview_digest(settings, digest_engine, day=DAY).text
+    assert "Cost: 0.1950 (at your configured prices)." in " ".join(text.split())
 
 
 def test_html_is_self_contained_table_layout(tmp_path: Path, digest_engine: Engine) -> None:

@@ -9,12 +9,13 @@ for the one duplicate window that remains).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
 
+from readerd import llm_usage
 from readerd.config import Settings
 from readerd.digest import outbox
 from readerd.digest.build import Digest, build_digest
@@ -117,7 +118,7 @@ def _run(
 def _build(
     settings: Settings, engine: Engine, day: date, recipient: str, since: datetime | None
 ) -> Digest:
-    return build_digest(
+    digest = build_digest(
         engine,
         day=day,
         max_items=settings.digest_max_items,
@@ -125,6 +126,7 @@ def _build(
         exclude=outbox.digested_link_ids(engine, recipient),
         failures_since=since or outbox.last_digest_at(engine, recipient),
     )
+    return replace(digest, cost=llm_usage.cost(settings, digest.tokens_in, digest.tokens_out))
 
 
 def _queue(

@@ -71,6 +71,7 @@ class Digest:
     failed_more: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+    cost: float | None = None  # of those tokens, when prices are configured
     window_start: datetime | None = None
     built_at: datetime = field(default_factory=utcnow)
 

@@ -94,7 +94,8 @@ def render_digest(digest: Digest, *, recipient: str = "") -> RenderedDigest:
         "usage": t["tokens"].format(
             tokens_in=number(digest.tokens_in, digest.language),
             tokens_out=number(digest.tokens_out, digest.language),
-        ),
+        )
+        + (t["cost"].format(cost=f"{digest.cost:.4f}") if digest.cost is not None else ""),
     }
     env = _environment()
     return RenderedDigest(

@@ -21,6 +21,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "failed": "Could not be read",
         "failed_more": "and {count} more",
         "tokens": "LLM usage in the last 24 hours: {tokens_in} tokens in, {tokens_out} out.",
+        "cost": " Cost: {cost} (at your configured prices).",
         "footer": "readerd — your saved links, read for you. No images, no tracking.",
         "sent_to": "Sent to {recipient}.",
         "open": "Open the original",
@@ -42,6 +43,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "failed_more": "y {count} más",
         "tokens": "Uso del LLM en las últimas 24 horas: {tokens_in} tokens de entrada, "
         "{tokens_out} de salida.",
+        "cost": " Coste: {cost} (según tus precios configurados).",
         "footer": "readerd — tus enlaces guardados, leídos por ti. Sin imágenes, sin rastreo.",
         "sent_to": "Enviado a {recipient}.",
         "open": "Abrir el original",

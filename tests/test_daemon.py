@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ReaderdCLI
+from tests.daemon_process import Daemon
 
 pytestmark = pytest.mark.timeout(90)
 VOCABULARY = (
@@ -34,32 +32,6 @@ def write_articles(folder: Path, count: int) -> None:
             f"<h1>Article number {n}</h1>{paragraphs}</article></body></html>",
             encoding="utf-8",
         )
-
-
-class Daemon:
-    """One `readerd run` subprocess with its stderr in a file."""
-
-    def __init__(self, cli: ReaderdCLI, env: dict[str, str]) -> None:
-        self.cli, self.env = cli, env
-        self.log_path = cli.data_dir.parent / f"daemon-{time.monotonic_ns()}.log"
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "readerd", "run"],
-                env=env,
-                cwd=cli.data_dir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
-        """Send `sig` and wait for the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        return self.proc.wait(timeout=timeout)
 
 
 @pytest.fixture

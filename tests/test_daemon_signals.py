@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ReaderdCLI
+from tests.daemon_process import Daemon
 from tests.test_daemon import (
-    Daemon,
     count,
     daemon_env,
     done,

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from readerd.config import Settings
 from readerd.errors import BlockedAddressError, FetchError
-from readerd.netguard import GuardedTransport, blocked, is_public_address, normalize_host
-from readerd.netguard import parse_ip_literal as _ip_literal
+from readerd.fetch.netguard import GuardedTransport, blocked, is_public_address, normalize_host
+from readerd.fetch.netguard import parse_ip_literal as _ip_literal
 from readerd.results import FetchedPage
+from readerd.text.times import retry_after_seconds
 
 ACCEPT = "text/html,application/xhtml+xml,application/pdf;q=0.9,*/*;q=0.5"
 _RETRYABLE_STATUS = frozenset({408, 425, 429})
@@ -229,25 +228,19 @@ def parse_content_type(header: str) -> tuple[str, str | None]:
 
 def _status_error(status: int, url: str, headers: httpx.Headers) -> FetchError:
     """FetchError for an HTTP error status; retryable only when waiting can help."""
-    error = FetchError(f"fetch: http error: url={_redact(url)} status={status}")
-    error.retryable = status in _RETRYABLE_STATUS or status >= 500
-    if error.retryable and (delay := _retry_after(headers.get("retry-after", ""))):
-        error.retry_after = delay  # type: ignore[attr-defined]  # read by the pipeline
-    return error
+    retryable = status in _RETRYABLE_STATUS or status >= 500
+    delay = _retry_after(headers.get("retry-after", "")) if retryable else None
+    return FetchError(
+        f"fetch: http error: url={_redact(url)} status={status}",
+        retryable=retryable,
+        retry_after=delay,  # the pipeline defers the link this long, spending no attempt
+    )
 
 
 def _retry_after(value: str) -> float | None:
-    """Seconds to wait from a Retry-After header (delta or HTTP date), capped at a day."""
-    value = value.strip()
-    if value.isdigit():
-        seconds = float(value)
-    else:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = (when - datetime.now(UTC)).total_seconds() if when.tzinfo else 0.0
-    return min(seconds, _MAX_RETRY_AFTER) if seconds > 0 else None
+    """Seconds to wait from a Retry-After header, capped at a day; None for none or zero."""
+    seconds = retry_after_seconds(value)
+    return min(seconds, _MAX_RETRY_AFTER) if seconds else None
 
 
 def _too_large(url: str, limit: int) -> FetchError:
@@ -256,9 +249,7 @@ def _too_large(url: str, limit: int) -> FetchError:
 
 def _permanent(message: str) -> FetchError:
     """A FetchError that retrying will not fix."""
-    error = FetchError(message)
-    error.retryable = False
-    return error
+    return FetchError(message, retryable=False)
 
 
 def _size(n: int) -> str:

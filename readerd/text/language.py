@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import TYPE_CHECKING
 
-from py3langid.langid import MODEL_FILE, LanguageIdentifier
+if TYPE_CHECKING:
+    from py3langid.langid import LanguageIdentifier
 
 # The model also knows regional varieties and languages without an ISO 639-1 code.
 # Fold the varieties that mostly show up as confusions into their main language;
@@ -40,6 +42,10 @@ _WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:['’\-][^\W_{_CJK}]+|(?<=\d)[.,]
 @cache
 def _identifier() -> LanguageIdentifier:
     """The py3langid model, loaded once per process (about a second)."""
+    # Imported here: py3langid pulls in numpy (~15 MiB), which a process that never
+    # detects a language (the daemon, once extraction runs in workers) should not pay for.
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 

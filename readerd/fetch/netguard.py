@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from typing import cast
 
 import anyio
 import httpcore
@@ -145,12 +146,12 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 class _ResponseStream(httpx.AsyncByteStream):
     """An httpcore body stream whose errors come out as httpx errors."""
 
-    def __init__(self, stream: AsyncIterator[bytes] | object) -> None:
-        self._stream = stream
+    def __init__(self, stream: Iterable[bytes] | AsyncIterable[bytes]) -> None:
+        self._stream = cast(AsyncIterable[bytes], stream)  # the async pool streams asynchronously
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            async for part in self._stream:  # type: ignore[attr-defined]
+            async for part in self._stream:
                 yield part
         except Exception as exc:
             raise _map_error(exc) from exc
@@ -193,7 +194,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                 target=request.url.raw_path,
             ),
             headers=request.headers.raw,
-            content=request.stream,  # type: ignore[arg-type]
+            content=request.stream,
             extensions=request.extensions,
         )
         try:

@@ -1,0 +1,1 @@
+"""Pure text helpers every layer may use: times as text, language, tags, URLs."""

@@ -1,34 +1,32 @@
-"""Pure functions that build the chat messages of an analysis. No I/O.
+"""Pure functions that build the chat messages of an analysis: no I/O, no language detection.
 
 The article is untrusted: it goes into the user message between <article> and
 </article>, any such delimiter inside it is neutralised, and the system prompt says
 that text inside is data, never instructions.
+
+What is the same for every article comes first (system text, then the tag
+vocabulary, which changes slowly) and the article last, so servers with prefix
+caching (llama.cpp, vLLM, OpenAI) reuse the evaluated prefix across articles.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from readerd.analyze.llm_parse import Reply, ToolCall
+from readerd.analyze.openai.reply import Reply, ToolCall
+from readerd.analyze.registry import ask_lines, uses_vocabulary
 from readerd.analyze.tools import (
-    MAX_SUMMARY_CHARS,
-    MAX_TAGS,
-    SUMMARY_TOOL,
-    TAG_TOOL,
     combined_schema,
 )
-from readerd.language import detect_language
 from readerd.results import ArticleInput
 
-PROMPT_VERSION = "tools-1"
+PROMPT_VERSION = "tools-2"
 
 MAX_VOCABULARY = 80
-MIN_LANGUAGE_LETTERS = 60  # shorter summaries are too short to tell their language
 WRONG_LANGUAGE = "wrong language"
 
 # ISO 639-1 -> (English name, native name): the prompt names the summary language.
@@ -93,19 +91,6 @@ def target_language(article: ArticleInput) -> str | None:
     return article.language or None
 
 
-def wanted_language(article: ArticleInput) -> str | None:
-    """The summary's language: as configured, else the article's (detected when unknown)."""
-    return target_language(article) or detect_language(article.text[:20000])
-
-
-def written_language(summary: str, key_points: Iterable[str]) -> str | None:
-    """The language a summary is written in, None when unsure or too short to tell."""
-    text = " ".join([summary, *key_points])
-    if sum(ch.isalpha() for ch in text) < MIN_LANGUAGE_LETTERS:
-        return None
-    return detect_language(text)
-
-
 def wrong_language_error(written: str, wanted: str) -> str:
     """The error naming the language a summary must be rewritten in."""
     name = language_name(wanted)
@@ -114,12 +99,6 @@ def wrong_language_error(written: str, wanted: str) -> str:
         f"but they must be written in {name}; write them again in {name} "
         f'and set language to "{wanted}"'
     )
-
-
-def estimate_tokens(text: str) -> int:
-    """Conservative token estimate: 4 ASCII characters per token, 1 per other character."""
-    ascii_chars = sum(1 for ch in text if ch < "\x80")
-    return math.ceil(ascii_chars / 4) + (len(text) - ascii_chars)
 
 
 def neutralize(text: str) -> str:
@@ -155,22 +134,8 @@ def vocabulary_line(article: ArticleInput) -> str:
 
 def _tool_asks(names: set[str], scope: Scope, json_mode: bool) -> list[str]:
     """One line per requested tool (or group of JSON fields), saying what to give."""
-    lines = []
-    if SUMMARY_TOOL in names:
-        what = "this part only" if scope.kind == "part" else "the whole article"
-        lead = (
-            "Fill summary, key_points and language with"
-            if json_mode
-            else f"Call {SUMMARY_TOOL} with"
-        )
-        lines.append(
-            f"- {lead} a summary of {what} (at most {MAX_SUMMARY_CHARS} characters, "
-            "2-5 sentences), 2-6 key points (one short sentence each) and the language code."
-        )
-    if TAG_TOOL in names:
-        lead = "Fill tags with" if json_mode else f"Call {TAG_TOOL} with"
-        lines.append(f"- {lead} 1-{MAX_TAGS} short lower-case topic tags (1-3 words each).")
-    return lines
+    what = "this part only" if scope.kind == "part" else "the whole article"
+    return ask_lines(names, what, json_mode)
 
 
 def _task_intro(scope: Scope) -> str:
@@ -198,11 +163,9 @@ def article_block(article: ArticleInput, text: str) -> str:
 def _user_message(
     article: ArticleInput, text: str, names: set[str], scope: Scope, json_mode: bool = False
 ) -> str:
-    """The user message: task, language, vocabulary, then the delimited article."""
+    """The user message: task, language, then the delimited article."""
     asks = _tool_asks(names, scope, json_mode)
     lines = [_task_intro(scope), *asks, language_instruction(article)]
-    if TAG_TOOL in names:
-        lines.append(vocabulary_line(article))
     return "\n".join(lines) + "\n\n" + article_block(article, text)
 
 
@@ -222,6 +185,8 @@ def tool_messages(
         "the tools you are given, with arguments that follow their schemas. Calling a tool only "
         "records its arguments; no tool has any other effect.\n" + _GUARD
     )
+    if uses_vocabulary(set(names)):
+        system += "\n" + vocabulary_line(article)
     user = _user_message(article, text, set(names), scope)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -237,6 +202,8 @@ def json_messages(
         "object only (no prose, no code fences) that matches this JSON schema:\n"
         f"{schema}\n" + _GUARD
     )
+    if uses_vocabulary(wanted):
+        system += "\n" + vocabulary_line(article)
     user = _user_message(article, text, wanted, scope, json_mode=True)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -251,21 +218,32 @@ def tool_ok_content(name: str) -> str:
     return f"OK: {name} recorded."
 
 
-def repair_request(errors: list[str], json_mode: bool) -> dict[str, Any]:
+CUT_OFF = (
+    "Your answer was cut off at the length limit. Answer again, shorter: "
+    "at most 3 sentences in the summary, 3 short key points and 5 tags."
+)
+
+
+def repair_request(errors: list[str], json_mode: bool, cut_off: bool = False) -> dict[str, Any]:
     """User message asking again after an invalid answer written as text."""
     again = (
         "Answer again with the complete, corrected JSON object only."
         if json_mode
         else "Call the tools again with corrected arguments."
     )
+    lead = CUT_OFF + " " if cut_off else ""
     return {
         "role": "user",
-        "content": "Your answer could not be used: " + "; ".join(errors) + ". " + again,
+        "content": lead + "Your answer could not be used: " + "; ".join(errors) + ". " + again,
     }
 
 
 def repair_messages(
-    reply: Reply, seen: list[ToolCall], errors: dict[str, str], json_mode: bool
+    reply: Reply,
+    seen: list[ToolCall],
+    errors: dict[str, str],
+    json_mode: bool,
+    cut_off: bool = False,
 ) -> list[dict[str, Any]]:
     """Messages answering invalid calls (errors by call id).
 
@@ -276,16 +254,19 @@ def repair_messages(
     if reply.structured and seen:
         assistant = {
             "role": "assistant",
-            "content": reply.content or None,
+            "content": reply.content or "",  # llama-cpp-python refuses null content
             "tool_calls": [c.wire() for c in seen],
         }
         answers = [
             {
                 "role": "tool",
                 "tool_call_id": c.id,
-                "content": tool_error_content(c.name, errors[c.id])
-                if c.id in errors
-                else tool_ok_content(c.name),
+                "content": (CUT_OFF + " " if cut_off and c.id in errors else "")
+                + (
+                    tool_error_content(c.name, errors[c.id])
+                    if c.id in errors
+                    else tool_ok_content(c.name)
+                ),
             }
             for c in seen
         ]
@@ -294,7 +275,7 @@ def repair_messages(
     described = [f"{names.get(i, 'answer')}: {e}" for i, e in errors.items()]
     return [
         {"role": "assistant", "content": reply.content or "(no content)"},
-        repair_request(described, json_mode=json_mode),
+        repair_request(described, json_mode=json_mode, cut_off=cut_off),
     ]
 
 

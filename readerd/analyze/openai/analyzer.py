@@ -4,8 +4,10 @@ One request per article carries both tools with tool_choice "required". Invalid
 calls are answered with a tool message naming the error and asked again; a
 missing tool is asked for by name. A server that rejects tools or tool_choice
 makes the client walk down the ladder (named choice, auto, JSON mode, text), and
-what worked is remembered per (base URL, model). Long articles are chunked,
-summarised per part, then combined; nothing is cut silently.
+what worked is remembered per (base URL, model) and re-tested from the top daily.
+Every request carries a completion-token bound sized to the tools it asks for; an
+answer cut at that bound is asked for once more, shorter. Long articles are
+chunked, summarised per part, then combined; nothing is cut silently.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from readerd.analyze.llm_client import ChatClient, LLMProblemError, model_listed
-from readerd.analyze.llm_parse import Reply, ToolCall, parse_reply, text_calls
-from readerd.analyze.llm_plan import (
+from readerd.analyze.extractive import select_sentences
+from readerd.analyze.openai.client import ChatClient, LLMProblemError, cached_tokens, model_listed
+from readerd.analyze.openai.profiles import (
     LADDER,
     PROFILES,
     PROFILES_FILE,
@@ -31,37 +33,36 @@ from readerd.analyze.llm_plan import (
     save_profiles,
     split_text,
 )
-from readerd.analyze.offline import article_language, keyword_tags, select_sentences
-from readerd.analyze.prompts import (
+from readerd.analyze.openai.prompts import (
     PROMPT_VERSION,
     WHOLE,
     WRONG_LANGUAGE,
     Scope,
-    estimate_tokens,
     failed_generation_messages,
     json_messages,
     repair_messages,
     tool_messages,
-    wanted_language,
-    written_language,
     wrong_language_error,
 )
+from readerd.analyze.openai.reply import Reply, ToolCall, parse_reply, text_calls
+from readerd.analyze.openai.summary_language import wanted_language, written_language
+from readerd.analyze.registry import analysis_fields
 from readerd.analyze.tools import (
     ALL_TOOLS,
     SUMMARY_TOOL,
-    TAG_TOOL,
     TOOL_MODELS,
     SummarizeArticle,
-    TagArticle,
     describe_error,
+    max_tokens_for,
+    salvage,
     tool_specs,
     validate_arguments,
 )
 from readerd.config import Settings
-from readerd.errors import AnalysisError, ConfigError, ReaderdError
+from readerd.errors import AnalysisError, ConfigError
 from readerd.results import Analysis, ArticleInput, LLMCall
+from readerd.text.passages import estimate_tokens
 
-ANSWER_TOKENS = 1500  # room left for the answer (summary, key points, tags, JSON)
 MIN_TEXT_TOKENS = 256
 MAX_CHUNKS = 16  # beyond this, the text is first compressed extractively
 MAX_SHRINKS = 4
@@ -77,6 +78,9 @@ class _Task:
     got: dict[str, BaseModel] = field(default_factory=dict)
     requests: int = 0
     wrong_language: BaseModel | None = None  # kept in case the re-ask brings nothing better
+    salvaged: dict[str, BaseModel] = field(default_factory=dict)  # valid parts of rejected calls
+    shortened: bool = False  # an answer cut at max_tokens was asked for again, shorter
+    worked_mode: str | None = None  # the request mode of the first valid result
 
     @property
     def missing(self) -> set[str]:
@@ -111,20 +115,30 @@ class OpenAIAnalyzer:
         before = self.profiles.snapshot()
         try:
             return await run.analyze()
-        except ReaderdError as exc:
-            exc.calls = run.calls  # type: ignore[attr-defined]
-            raise
+        except AnalysisError as exc:  # the same error, carrying the requests it cost
+            raise exc.with_calls(run.calls).with_traceback(exc.__traceback__) from exc.__cause__
         finally:
             if self.profiles_file and self.profiles.snapshot() != before:
                 save_profiles(self.profiles, self.profiles_file)
 
     async def check_model(self) -> str | None:
-        """A plain problem when the endpoint's model list lacks the model, else None."""
-        ids = await self.client.list_models()
-        if ids is None or model_listed(self.model, ids):
+        """A plain problem when the endpoint's model list lacks the model, else None.
+
+        The model's entry is remembered, so a model swapped under the same name sends
+        the tool-choice ladder back to the top.
+        """
+        entries = await self.client.model_entries()
+        if entries is None:
             return None
-        offered = ", ".join(ids[:12])
-        return f'llm: model "{self.model}" not found at {self.client.host}; available: {offered}'
+        ids = [str(e["id"]) for e in entries]
+        if not model_listed(self.model, ids):
+            offered = ", ".join(ids[:12])
+            return (
+                f'llm: model "{self.model}" not found at {self.client.host}; available: {offered}'
+            )
+        entry = next(e for e in entries if model_listed(self.model, [str(e["id"])]))
+        self.profile.saw_model(json.dumps(entry, sort_keys=True, default=str))
+        return None
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
@@ -183,7 +197,7 @@ class _Run:
         budget = self._budget()
         frame = json.dumps(tool_messages(self.article, "", ALL_TOOLS), ensure_ascii=False)
         tools = json.dumps(tool_specs(ALL_TOOLS), ensure_ascii=False)
-        room = budget - estimate_tokens(frame + tools) - min(ANSWER_TOKENS, budget // 4)
+        room = budget - estimate_tokens(frame + tools) - max_tokens_for(ALL_TOOLS)
         if room < MIN_TEXT_TOKENS:
             raise AnalysisError(f"llm: context of {budget} tokens leaves no room: {self._facts()}")
         return room
@@ -207,9 +221,10 @@ class _Run:
     async def _summary(self, text: str, scope: Scope) -> SummarizeArticle:
         """The summary of one part, or AnalysisError."""
         got = await self._obtain(_Task(text, scope, frozenset({SUMMARY_TOOL})))
-        if SUMMARY_TOOL not in got:
+        summary = got.get(SUMMARY_TOOL)
+        if not isinstance(summary, SummarizeArticle):
             raise AnalysisError(f"llm: no valid summary of part {scope.index}/{scope.total}")
-        return got[SUMMARY_TOOL]  # type: ignore[return-value]
+        return summary
 
     async def _combine(self, partials: list[SummarizeArticle], room: int) -> dict[str, BaseModel]:
         """Summary and tags of the whole from the parts' summaries (reduced in rounds if long)."""
@@ -226,11 +241,9 @@ class _Run:
 
     async def _obtain(self, task: _Task) -> dict[str, BaseModel]:
         """Walk the ladder from the remembered rung; remember the first rung that gave results."""
-        worked: str | None = None
-        for mode in LADDER[LADDER.index(self.profile.mode) :]:
+        for mode in LADDER[LADDER.index(self.profile.start_rung()) :]:
             if not task.missing or task.requests >= self.request_cap:
                 break
-            before = len(task.got)
             try:
                 await self._run_mode(mode, task)
                 rejected = False
@@ -238,14 +251,16 @@ class _Run:
                 if exc.problem.kind not in ("unsupported", "tool_use_failed"):
                     raise
                 rejected = True
-            if len(task.got) > before:
-                worked = worked or mode
             if task.got and not rejected:
                 break  # the rung works; what is still missing after its re-asks stays missing
-        if worked:
-            self.profile.mode = worked
+        if task.worked_mode:
+            # The request mode that first gave a result: a "required" rung whose results
+            # all came from its named re-asks is remembered as the named rung.
+            self.profile.mode = task.worked_mode
         if SUMMARY_TOOL in task.missing and task.wrong_language is not None:
             task.got[SUMMARY_TOOL] = task.wrong_language  # asked once; better than nothing
+        for name in task.missing & task.salvaged.keys():
+            task.got[name] = task.salvaged[name]  # re-asked already; keep the valid parts
         return task.got
 
     async def _run_mode(self, mode: str, task: _Task) -> None:
@@ -274,11 +289,23 @@ class _Run:
                 messages = messages + retry
                 continue
             reply = parse_reply(exchange.body)
+            before = len(task.got)
             seen, errors = self._accept(task, reply)
-            self.calls.append(self._record(mode, exchange.latency_ms, reply, names, task, errors))
+            if len(task.got) > before:
+                task.worked_mode = task.worked_mode or mode
+            cached = cached_tokens(exchange.body)
+            self.calls.append(
+                self._record(mode, exchange.latency_ms, reply, names, task, errors, cached)
+            )
             if not errors:
                 return
-            messages = messages + repair_messages(reply, seen, errors, mode not in TOOL_MODES)
+            if reply.finish_reason == "length":
+                if task.shortened:
+                    return  # cut off twice: keep what is valid
+                task.shortened = True
+            messages = messages + repair_messages(
+                reply, seen, errors, mode not in TOOL_MODES, cut_off=reply.finish_reason == "length"
+            )
 
     def _ask_again(self, task: _Task, exc: LLMProblemError, round_: int) -> bool:
         """After a refused request: True to retry in this conversation, False to end it.
@@ -286,6 +313,8 @@ class _Run:
         Raises to leave the rung (unsupported feature, context overflow) or the article.
         """
         problem = exc.problem
+        if problem.status == 400 and self._token_param_fix(problem.message):
+            return True
         if self._recover(task, exc):
             return False
         if problem.kind == "tool_use_failed":  # the model's generation failed server-side:
@@ -301,6 +330,13 @@ class _Run:
             ) from None
         raise exc
 
+    def _token_param_fix(self, message: str) -> bool:
+        """Switch to max_completion_tokens when the server asks for it (OpenAI's newer models)."""
+        if "max_completion_tokens" not in message or self.profile.token_param != "max_tokens":
+            return False
+        self.profile.token_param = "max_completion_tokens"
+        return True
+
     def _messages(self, mode: str, task: _Task, names: set[str]) -> list[dict[str, Any]]:
         """The opening messages of a conversation."""
         build = tool_messages if mode in TOOL_MODES else json_messages
@@ -311,6 +347,7 @@ class _Run:
     ) -> dict[str, Any]:
         """The request body for one mode."""
         payload: dict[str, Any] = {"model": self.client.model, "messages": messages}
+        payload[self.profile.token_param] = max_tokens_for(names)
         if mode in TOOL_MODES:
             payload["tools"] = tool_specs(names)
             payload["tool_choice"] = choice
@@ -344,6 +381,9 @@ class _Run:
                 result = validate_arguments(call.name, call.arguments)
             except ValidationError as exc:
                 errors[call.id] = describe_error(exc)
+                kept = salvage(call.name, call.arguments)
+                if kept is not None:
+                    task.salvaged[call.name] = kept  # the latest answered the error
                 continue
             problem = self._wrong_language(task, result)
             if problem:
@@ -378,6 +418,7 @@ class _Run:
         names: set[str],
         task: _Task,
         errors: dict[str, str],
+        cached: int = 0,
     ) -> LLMCall:
         """The call-log entry of one answered request."""
         missing = sorted(n for n in names if n not in task.got)
@@ -398,26 +439,19 @@ class _Run:
             error=error,
             tokens_in=reply.tokens_in,
             tokens_out=reply.tokens_out,
+            tokens_cached=cached,
         )
 
     def _analysis(self, got: dict[str, BaseModel], coverage: float, text: str) -> Analysis:
         """The Analysis, with offline tags when the model never called tag_article."""
-        summary = got.get(SUMMARY_TOOL)
-        if not isinstance(summary, SummarizeArticle):
-            raise AnalysisError(f"llm: no valid {SUMMARY_TOOL} call after retries: {self._facts()}")
-        tagged = got.get(TAG_TOOL)
-        if isinstance(tagged, TagArticle):
-            tags = tuple(tagged.tags)
-        else:
-            language = article_language(self.article)
-            tags = keyword_tags(
-                text, language, title=self.article.title, vocabulary=self.article.vocabulary
-            )
+        fields, missing = analysis_fields(got, self.article, text)
+        if missing:
+            raise AnalysisError(f"llm: no valid {missing[0]} call after retries: {self._facts()}")
+        summary = got[SUMMARY_TOOL]
+        assert isinstance(summary, SummarizeArticle)  # analysis_fields checked it
+        fields["language"] = self._summary_language(summary)  # the run's language policy
         return Analysis(
-            tags=tags,
-            summary=summary.summary,
-            key_points=tuple(summary.key_points),
-            language=self._summary_language(summary),
+            **fields,
             analyzer="openai",
             model=self.client.model,
             prompt_version=PROMPT_VERSION,

@@ -6,13 +6,14 @@ import json
 import logging
 import math
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from readerd.analyze.offline import split_sentences
-from readerd.analyze.prompts import estimate_tokens
+from readerd.analyze.sentences import split_sentences
 from readerd.analyze.tools import ALL_TOOLS, SummarizeArticle
+from readerd.text.passages import estimate_tokens
 
 # Function calling with both tools and tool_choice "required", then one request per
 # tool with a named choice, then "auto", then JSON mode, then plain text.
@@ -20,12 +21,38 @@ LADDER = ("tools_required", "tool_named", "tools_auto", "json", "text")
 TOOL_MODES = ("tools_required", "tool_named", "tools_auto")
 
 
+REPROBE_AFTER = 24 * 3600.0  # seconds: a lower rung is re-tested from the top once a day
+
+
 @dataclass
 class ServerProfile:
-    """What works with one (base URL, model): the ladder rung and a learned context size."""
+    """What works with one (base URL, model): ladder rung, context size, token parameter.
+
+    `probed_at` is when the top of the ladder was last tried, so a server upgraded
+    to support a better rung is noticed; `fingerprint` is the model's entry in the
+    server's /models list, so a model swapped under the same name is re-probed too.
+    """
 
     mode: str = LADDER[0]
     context_tokens: int | None = None
+    probed_at: float | None = None
+    fingerprint: str | None = None
+    token_param: str = "max_tokens"  # OpenAI's newer models want max_completion_tokens
+
+    def start_rung(self, now: float | None = None) -> str:
+        """The rung to start at: the remembered one, or the top when a re-probe is due."""
+        now = time.time() if now is None else now
+        due = self.probed_at is None or now - self.probed_at >= REPROBE_AFTER
+        if self.mode == LADDER[0] or due:
+            self.probed_at = now
+            return LADDER[0]
+        return self.mode
+
+    def saw_model(self, fingerprint: str) -> None:
+        """Record the model's /models entry; a changed one sends the ladder back to the top."""
+        if self.fingerprint is not None and fingerprint != self.fingerprint:
+            self.mode, self.context_tokens, self.probed_at = LADDER[0], None, None
+        self.fingerprint = fingerprint
 
 
 class ServerProfiles:
@@ -64,16 +91,27 @@ def load_profiles(profiles: ServerProfiles, path: Path) -> None:
     if not isinstance(data, dict):
         return
     clean = {
-        str(key): {
-            "mode": fields.get("mode"),
-            "context_tokens": fields.get("context_tokens")
-            if isinstance(fields.get("context_tokens"), int)
-            else None,
-        }
-        for key, fields in data.items()
-        if isinstance(fields, dict)
+        str(key): _clean_profile(fields) for key, fields in data.items() if isinstance(fields, dict)
     }
     profiles.restore(clean)
+
+
+def _clean_profile(fields: dict[str, Any]) -> dict[str, Any]:
+    """The known fields of a saved profile, each of the right type or left out."""
+
+    def typed(name: str, kind: type | tuple[type, ...]) -> Any:
+        value = fields.get(name)
+        return value if isinstance(value, kind) and not isinstance(value, bool) else None
+
+    out: dict[str, Any] = {
+        "mode": fields.get("mode"),
+        "context_tokens": typed("context_tokens", int),
+        "probed_at": typed("probed_at", (int, float)),
+        "fingerprint": typed("fingerprint", str),
+    }
+    if fields.get("token_param") in ("max_tokens", "max_completion_tokens"):
+        out["token_param"] = fields["token_param"]
+    return out
 
 
 def save_profiles(profiles: ServerProfiles, path: Path) -> None:

@@ -83,10 +83,10 @@ def content_text(content: Any) -> str:
 def parse_reply(body: Any) -> Reply:
     """Read the first choice of a chat-completions body into a Reply."""
     body = body if isinstance(body, dict) else {}
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-    choices = body.get("choices") if isinstance(body.get("choices"), list) else []
+    usage = usage if isinstance(usage := body.get("usage"), dict) else {}
+    choices = choices if isinstance(choices := body.get("choices"), list) else []
     choice = choices[0] if choices and isinstance(choices[0], dict) else {}
-    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    message = message if isinstance(message := choice.get("message"), dict) else {}
     finish = str(choice.get("finish_reason") or "")
     content = content_text(message.get("content"))
     complete = finish != "length"
@@ -119,7 +119,7 @@ def structured_calls(message: dict[str, Any], complete: bool = True) -> list[Too
 
 def calls_from_object(obj: dict[str, Any], complete: bool, call_id: str = "") -> list[ToolCall]:
     """Calls described by one object: OpenAI, legacy, Llama or wrapper shapes."""
-    inner = obj.get("function") if isinstance(obj.get("function"), dict) else obj
+    inner = inner if isinstance(inner := obj.get("function"), dict) else obj
     name = inner.get("name") or obj.get("name") or obj.get("recipient_name") or ""
     if not isinstance(name, str) or not name:
         return []
@@ -171,7 +171,8 @@ def load_json(text: str, complete: bool) -> tuple[Any, str | None]:
     start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
     if start < 0:
         return None, "no JSON found"
-    decoder = json.JSONDecoder()
+    # strict=False: grammar-constrained servers (llama.cpp) let raw newlines into strings.
+    decoder = json.JSONDecoder(strict=False)
     try:
         return decoder.raw_decode(text, start)[0], None
     except json.JSONDecodeError:
@@ -245,8 +246,8 @@ def _calls_in_value(value: Any, complete: bool) -> list[ToolCall]:
 def _xml_call(name: str, body: str, complete: bool) -> ToolCall:
     """A call from `<function=name>` followed by JSON or `<parameter=x>value` pairs."""
     if body.strip().startswith("{"):
-        args, error = load_arguments(body, complete)
-        return ToolCall(name=name, arguments=args, error=error)
+        loaded, error = load_arguments(body, complete)
+        return ToolCall(name=name, arguments=loaded, error=error)
     args: dict[str, Any] = {}
     for key, raw in _PARAMETER.findall(body):
         value, error = load_json(raw, True) if raw.strip()[:1] in "[{" else (None, "text")
@@ -273,121 +274,3 @@ def _mistral_calls(rest: str, complete: bool) -> list[ToolCall]:
         else:
             calls += _calls_in_fragment(piece, complete)
     return calls
-
-
-# --- error bodies ------------------------------------------------------------------
-
-_CONTEXT = re.compile(
-    r"context (length|size|window)|maximum context|too many tokens|prompt is too long"
-    r"|reduce the length|exceeds? the (available )?context",
-    re.IGNORECASE,
-)
-_MODEL_MISSING = re.compile(
-    r"model\W.{0,80}?(does not exist|not found|is not available)|no such model"
-    r"|unknown model|invalid model|model_not_found",
-    re.IGNORECASE,
-)
-_UNSUPPORTED = re.compile(
-    r"tool_choice|tool choice|tools param|param: tools|--jinja|tool.?call.?parser"
-    r"|auto.?tool|(does not|doesn't|not) support\w* (tools|tool|function)|response_format"
-    r"|json_object|json_schema|unsupported param",
-    re.IGNORECASE,
-)
-_CONTEXT_LIMIT = re.compile(r"maximum context length is (\d+)|n_ctx\D{0,5}(\d+)", re.IGNORECASE)
-_TPM = re.compile(r"Limit:? (\d+).{0,40}?Requested:? ~?(\d+)", re.IGNORECASE | re.DOTALL)
-_TRY_AGAIN = re.compile(r"try again in (\d+(?:\.\d+)?)(ms|s)\b", re.IGNORECASE)
-
-
-@dataclass
-class Problem:
-    """A failed response, classified: what kind, what the server said, what to do."""
-
-    kind: str  # auth | model | rate | context | unsupported | tool_use_failed | server | rejected
-    status: int
-    message: str
-    retry_after: float | None = None
-    limit_tokens: int | None = None
-    failed_generation: str | None = None
-
-
-def error_fields(text: str) -> tuple[str, str, str, dict[str, Any]]:
-    """(message, code, type, error object) from an error body, flat or wrapped in 'error'."""
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return text.strip()[:300], "", "", {}
-    err = body.get("error", body) if isinstance(body, dict) else body
-    if not isinstance(err, dict):
-        return str(err)[:300], "", "", {}
-    message = str(err.get("message") or err.get("detail") or "")
-    raw = (err.get("metadata") or {}).get("raw") if isinstance(err.get("metadata"), dict) else None
-    if raw:
-        message = f"{message}: {raw}"
-    return message, str(err.get("code") or ""), str(err.get("type") or ""), err
-
-
-def retry_after(headers: dict[str, str], message: str) -> float | None:
-    """Seconds to wait, from retry-after-ms / retry-after headers or the error message."""
-    if value := headers.get("retry-after-ms"):
-        try:
-            return float(value) / 1000
-        except ValueError:
-            pass
-    if value := headers.get("retry-after"):
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            return _http_date_delay(value)
-    if match := _TRY_AGAIN.search(message):
-        number = float(match.group(1))
-        return number / 1000 if match.group(2).lower() == "ms" else number
-    return None
-
-
-def _http_date_delay(value: str) -> float | None:
-    """Seconds until an HTTP date, or None when it is not one."""
-    from datetime import UTC, datetime
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def classify_error(status: int, headers: dict[str, str], text: str) -> Problem:
-    """What a non-2xx response means for readerd."""
-    message, code, etype, err = error_fields(text)
-
-    def problem(kind: str, **extra: Any) -> Problem:
-        return Problem(kind=kind, status=status, message=message or f"status {status}", **extra)
-
-    if status in (401, 403):
-        return problem("auth")
-    if (
-        code == "context_length_exceeded"
-        or etype == "exceed_context_size_error"
-        or (_CONTEXT.search(message))
-    ):
-        return problem("context", limit_tokens=_context_limit(message, err))
-    if status == 429 or code in ("rate_limit_exceeded", "429"):
-        tpm = _TPM.search(message)
-        if tpm and int(tpm.group(2)) > int(tpm.group(1)):
-            return problem("context", limit_tokens=int(tpm.group(1)))
-        return problem("rate", retry_after=retry_after(headers, message))
-    if code == "tool_use_failed":
-        return problem("tool_use_failed", failed_generation=str(err.get("failed_generation") or ""))
-    if status == 404 or (status == 400 and _MODEL_MISSING.search(f"{message} {code}")):
-        return problem("model")
-    if status in (400, 405, 422, 500, 501) and _UNSUPPORTED.search(message):
-        return problem("unsupported")
-    return problem("server" if status >= 500 else "rejected")
-
-
-def _context_limit(message: str, err: dict[str, Any]) -> int | None:
-    """The server's context size when the error tells it."""
-    if isinstance(err.get("n_ctx"), int):
-        return int(err["n_ctx"])
-    match = _CONTEXT_LIMIT.search(message)
-    return int(match.group(1) or match.group(2)) if match else None

@@ -1,9 +1,17 @@
 """One chat-completions request at a time, through the openai client, with readerd's retries.
 
-The openai client's own retries are off (max_retries=0) and its timeout is
-settings.llm_timeout, so this module's policy is the only one: 429 waits inline
-when Retry-After is short, 5xx retries with backoff, everything else is classified
-for the tool-call loop. Every HTTP attempt becomes an LLMCall; keys never appear.
+The openai client's own retries are off (max_retries=0), so this module's policy is
+the only one: 429 waits inline when Retry-After is short, 5xx retries with backoff,
+everything else is classified for the tool-call loop. Every HTTP attempt becomes an
+LLMCall; keys never appear.
+
+Deadlines are sized from the request: the server's speed is learnt from earlier
+replies (seconds per "work unit" = prompt tokens / 4 + completion tokens, since
+prompt evaluation runs several times faster than generation on CPU servers), and a
+request gets a few times what it should take, between a floor and settings.llm_timeout.
+A home server usually has one slot and keeps generating after the client gives up,
+so after a timeout the next request waits until the abandoned one has had time to
+finish (its max_tokens at the learnt speed), then the request is tried once more.
 """
 
 from __future__ import annotations
@@ -14,21 +22,32 @@ import math
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import openai
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+)
+from tenacity.stop import stop_base
 
-from readerd.analyze.llm_parse import Problem, classify_error
-from readerd.analyze.prompts import PROMPT_VERSION
+from readerd.analyze.openai.prompts import PROMPT_VERSION
+from readerd.analyze.openai.server_errors import Problem, classify_error
 from readerd.config import Settings
 from readerd.errors import AnalysisError, LLMOutageError, LLMUnavailableError
 from readerd.results import LLMCall
+from readerd.text.urls import host_of
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 MAX_INLINE_WAIT = 10.0  # seconds: a longer Retry-After defers the item instead
 MODELS_TIMEOUT = 15.0  # seconds for GET /models
 ATTEMPTS = 3
+DEADLINE_FLOOR = 30.0  # seconds: never less, whatever the learnt speed
+# A request may take this many times its expected time: a home server's speed swings
+# with whatever else the machine runs, and a timeout wastes the work already done.
+DEADLINE_SLACK = 4.0
+MAX_DRAIN = 90.0  # seconds at most to let a single-slot server finish an abandoned request
 
 
 class LLMProblemError(Exception):
@@ -47,11 +66,63 @@ class Exchange:
     latency_ms: int
 
 
-def host_of(base_url: str) -> str:
-    """Host (and port) of a base URL, without credentials or path."""
-    parts = urlsplit(base_url)
-    host = parts.hostname or base_url
-    return f"{host}:{parts.port}" if parts.port else host
+def work_units(payload: dict[str, Any]) -> float:
+    """The expected cost of a request: prompt tokens / 4 + its completion-token bound."""
+    prompt = json.dumps([payload.get("messages"), payload.get("tools")], ensure_ascii=False)
+    bound = payload.get("max_tokens") or payload.get("max_completion_tokens") or 512
+    return len(prompt) / 4 / 4 + float(bound)
+
+
+def cached_tokens(body: Any) -> int:
+    """Prompt tokens the server says it reused from its cache (OpenAI/vLLM or llama.cpp)."""
+    if not isinstance(body, dict):
+        return 0
+    usage = usage if isinstance(usage := body.get("usage"), dict) else {}
+    details = usage.get("prompt_tokens_details")
+    if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
+        return int(details["cached_tokens"])
+    timings = body.get("timings")
+    if isinstance(timings, dict) and isinstance(timings.get("cache_n"), int):
+        return int(timings["cache_n"])
+    return 0
+
+
+class Pace:
+    """The server's learnt speed, requests in flight, and when an abandoned one should be done."""
+
+    def __init__(self, ceiling: float) -> None:
+        self.ceiling = ceiling
+        self.seconds_per_unit: float | None = None
+        self.in_flight = 0
+        self.busy_until = 0.0
+
+    def deadline(self, units: float) -> float:
+        """Seconds one request may take: a few times its expected time, floor to ceiling."""
+        if self.seconds_per_unit is None:
+            return self.ceiling
+        queued = max(1, self.in_flight)  # a single-slot server answers them one by one
+        expected = units * self.seconds_per_unit * queued
+        return min(self.ceiling, max(DEADLINE_FLOOR, expected * DEADLINE_SLACK))
+
+    def learn(self, units_done: float, seconds: float, queued: int) -> None:
+        """Fold in one answered request; slow answers count at once, fast ones slowly."""
+        if units_done <= 0:
+            return
+        observed = seconds / units_done / max(1, queued)
+        old = self.seconds_per_unit
+        self.seconds_per_unit = (
+            observed if old is None else max(observed, 0.8 * old + 0.2 * observed)
+        )
+
+    def abandoned(self, units: float) -> None:
+        """A request timed out: the server may still be working on it."""
+        per_unit = self.seconds_per_unit or 0.05
+        drain = min(MAX_DRAIN, self.ceiling, units * per_unit)
+        self.busy_until = max(self.busy_until, time.monotonic() + drain)
+
+    def wait(self) -> float:
+        """Seconds to wait before sending, while an abandoned request may still run."""
+        return max(0.0, self.busy_until - time.monotonic())
 
 
 def model_listed(model: str, ids: list[str]) -> bool:
@@ -83,6 +154,7 @@ class ChatClient:
         self.model = settings.llm_model
         self.timeout = settings.llm_timeout
         self.backoff = backoff
+        self.pace = Pace(settings.llm_timeout)
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
         self._key = key
         self._openai: openai.AsyncOpenAI | None = None
@@ -115,6 +187,11 @@ class ChatClient:
 
     async def list_models(self) -> list[str] | None:
         """Model ids the endpoint lists (GET /models); None when it cannot say."""
+        entries = await self.model_entries()
+        return [str(m["id"]) for m in entries] if entries else None
+
+    async def model_entries(self) -> list[dict[str, Any]] | None:
+        """The /models entries with an id; None when the endpoint cannot say."""
         client = self._client().with_options(timeout=min(self.timeout, MODELS_TIMEOUT))
         try:
             raw = await client.models.with_raw_response.list()
@@ -123,8 +200,8 @@ class ChatClient:
             return None
         if not isinstance(data, list):
             return None
-        ids = [str(m["id"]) for m in data if isinstance(m, dict) and m.get("id")]
-        return ids or None
+        entries = [m for m in data if isinstance(m, dict) and m.get("id")]
+        return entries or None
 
     def record(self, mode: str, latency_ms: int, outcome: str, **extra: Any) -> LLMCall:
         """An LLMCall for the call log."""
@@ -136,6 +213,7 @@ class ChatClient:
             mode=mode,
             tokens_in=extra.get("tokens_in", 0),
             tokens_out=extra.get("tokens_out", 0),
+            tokens_cached=extra.get("tokens_cached", 0),
             latency_ms=latency_ms,
             outcome=outcome,
             error=self.redact(error) if error else None,
@@ -148,7 +226,7 @@ class ChatClient:
     async def send(self, payload: dict[str, Any], mode: str, log: list[LLMCall]) -> Exchange:
         """One logical request; 429 (short Retry-After) and 5xx are retried, each attempt logged."""
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(ATTEMPTS),
+            stop=stop_after_attempt(ATTEMPTS) | _second_timeout,
             wait=self._wait,
             retry=retry_if_exception(_worth_retrying),
             reraise=True,
@@ -167,6 +245,8 @@ class ChatClient:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, LLMProblemError) and exc.problem.retry_after is not None:
             return exc.problem.retry_after
+        if isinstance(exc, LLMProblemError) and exc.problem.kind == "timeout":
+            return self.pace.wait()
         return self.backoff * 2 ** (state.attempt_number - 1)
 
     def _raise_public(self, problem: Problem) -> None:
@@ -188,16 +268,40 @@ class ChatClient:
             raise LLMOutageError(
                 f"llm: server error: status={problem.status} {self._facts()}: {said}"
             ) from None
+        if problem.kind == "timeout":
+            raise LLMOutageError(f"llm: {problem.message}: {self._facts()}") from None
 
     async def _attempt(self, payload: dict[str, Any], mode: str, log: list[LLMCall]) -> Exchange:
         """One HTTP request; failures are logged and raised classified."""
+        if (pause := self.pace.wait()) > 0:
+            await asyncio.sleep(pause)
+        units = work_units(payload)
+        deadline = self.pace.deadline(units)
+        self.pace.in_flight += 1
+        queued = self.pace.in_flight
+        try:
+            return await self._exchange(payload, mode, log, units, deadline, queued)
+        finally:
+            self.pace.in_flight -= 1
+
+    async def _exchange(
+        self,
+        payload: dict[str, Any],
+        mode: str,
+        log: list[LLMCall],
+        units: float,
+        deadline: float,
+        queued: int,
+    ) -> Exchange:
+        """The request itself, within its deadline."""
         started = time.monotonic()
 
         def elapsed() -> int:
             return int((time.monotonic() - started) * 1000)
 
+        client = self._client().with_options(timeout=deadline)
         try:
-            raw = await self._client().chat.completions.with_raw_response.create(**payload)
+            raw = await client.chat.completions.with_raw_response.create(**payload)
             body = json.loads(raw.text)
         except openai.APIStatusError as exc:
             headers = {k.lower(): v for k, v in exc.response.headers.items()}
@@ -206,9 +310,12 @@ class ChatClient:
             log.append(self.record(mode, elapsed(), "error", error=error))
             raise LLMProblemError(problem) from None
         except openai.APITimeoutError:
-            log.append(self.record(mode, elapsed(), "error", error="timeout"))
-            raise LLMOutageError(
-                f"llm: timed out after {self.timeout:g} s: {self._facts()}"
+            log.append(
+                self.record(mode, elapsed(), "error", error=f"timeout after {deadline:.0f} s")
+            )
+            self.pace.abandoned(units)
+            raise LLMProblemError(
+                Problem("timeout", 0, f"timed out after {deadline:.0f} s")
             ) from None
         except openai.APIConnectionError as exc:
             log.append(self.record(mode, elapsed(), "error", error="connection failed"))
@@ -218,7 +325,31 @@ class ChatClient:
         except ValueError:
             log.append(self.record(mode, elapsed(), "error", error="response is not JSON"))
             raise LLMProblemError(Problem("server", 200, "response is not JSON")) from None
+        self.pace.learn(_units_done(body), time.monotonic() - started, queued)
         return Exchange(body=body, latency_ms=elapsed())
+
+
+def _units_done(body: Any) -> float:
+    """Work units a reply took, from its usage (0 when the server does not say)."""
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(usage, dict):
+        return 0.0
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        return 0.0
+    return prompt / 4 + completion
+
+
+class _SecondTimeout(stop_base):
+    """Stop after a timeout on the retry: the server is not just busy."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        timed_out = isinstance(exc, LLMProblemError) and exc.problem.kind == "timeout"
+        return timed_out and retry_state.attempt_number >= 2
+
+
+_second_timeout = _SecondTimeout()
 
 
 def _worth_retrying(exc: BaseException) -> bool:
@@ -228,6 +359,8 @@ def _worth_retrying(exc: BaseException) -> bool:
     problem = exc.problem
     if problem.kind == "server":
         return True
+    if problem.kind == "timeout":
+        return True  # once more, after the server has had time to finish the first
     if problem.kind == "rate":
         return problem.retry_after is None or problem.retry_after <= MAX_INLINE_WAIT
     return False

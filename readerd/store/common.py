@@ -23,6 +23,11 @@ def link_row(session: Session, link_id: int) -> Link:
     return link
 
 
+def indexed_title(link_title: str | None, page_title: str | None) -> str:
+    """What the index holds as a link's title: the user's (from the source) and the page's."""
+    return " ".join(dict.fromkeys(t for t in (link_title, page_title) if t))
+
+
 def reindex(session: Session, link_id: int) -> None:
     """Rewrite the link's row in the FTS5 index (SQLite only)."""
     if session.get_bind().dialect.name != "sqlite":
@@ -35,9 +40,10 @@ def reindex(session: Session, link_id: int) -> None:
         .join(LinkTag, col(LinkTag.tag_id) == col(Tag.id))
         .where(LinkTag.link_id == link_id)
     ).all()
+    page_title = article.title if article else None
     params = {
         "id": link_id,
-        "title": (article.title if article else None) or link.title or "",
+        "title": indexed_title(link.title, page_title),
         "summary": analysis.summary if analysis else "",
         "tags": " ".join(sorted(set(tags))),
         "text": article.text if article else "",

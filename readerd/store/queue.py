@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from readerd import models
 from readerd.models import Link, Stage, Status, TagOrigin, utcnow
-from readerd.results import Analysis, Extracted, FetchedPage
+from readerd.results import Analysis, Extracted, FetchedPage, LLMCall
 from readerd.store.common import MAX_BACKOFF, MAX_ERROR_CHARS, link_row, reindex
 from readerd.store.tagging import set_tags
 
@@ -69,35 +72,40 @@ def due_links(engine: Engine, limit: int, exclude: set[int] | None = None) -> li
 
 def save_article(engine: Engine, link_id: int, page: FetchedPage, extracted: Extracted) -> str:
     """Store the extracted article and move the link to the analysis stage."""
-    content_hash = hash_text(extracted.text)
     with Session(engine) as session:
-        article = session.get(models.Article, link_id) or models.Article(
-            link_id=link_id,
-            final_url=page.url,
-            content_type=page.content_type,
-            text="",
-            content_hash=content_hash,
-        )
-        article.final_url, article.content_type = page.url, page.content_type
-        article.kind, article.title, article.author = (
-            extracted.kind,
-            extracted.title,
-            extracted.author,
-        )
-        article.published, article.site_name = extracted.published, extracted.site_name
-        article.language, article.word_count = extracted.language, extracted.word_count
-        article.text, article.content_hash, article.extracted_at = (
-            extracted.text,
-            content_hash,
-            utcnow(),
-        )
-        session.add(article)
-        link = link_row(session, link_id)
-        link.stage, link.last_error = Stage.ANALYZE, None
-        session.add(link)
+        content_hash = _put_article(session, link_id, page, extracted)
         session.flush()
         reindex(session, link_id)
         session.commit()
+    return content_hash
+
+
+def _put_article(session: Session, link_id: int, page: FetchedPage, extracted: Extracted) -> str:
+    content_hash = hash_text(extracted.text)
+    article = session.get(models.Article, link_id) or models.Article(
+        link_id=link_id,
+        final_url=page.url,
+        content_type=page.content_type,
+        text="",
+        content_hash=content_hash,
+    )
+    article.final_url, article.content_type = page.url, page.content_type
+    article.kind, article.title, article.author = (
+        extracted.kind,
+        extracted.title,
+        extracted.author,
+    )
+    article.published, article.site_name = extracted.published, extracted.site_name
+    article.language, article.word_count = extracted.language, extracted.word_count
+    article.text, article.content_hash, article.extracted_at = (
+        extracted.text,
+        content_hash,
+        utcnow(),
+    )
+    session.add(article)
+    link = link_row(session, link_id)
+    link.stage, link.last_error = Stage.ANALYZE, None
+    session.add(link)
     return content_hash
 
 
@@ -133,38 +141,129 @@ def analysis_is_current(
 def save_analysis(engine: Engine, link_id: int, analysis: Analysis, content_hash: str) -> None:
     """Store an analysis, replace the link's AI tags, log its LLM calls, mark the link done."""
     with Session(engine) as session:
-        row = session.get(models.Analysis, link_id) or models.Analysis(
-            link_id=link_id,
-            summary="",
-            language="",
-            analyzer="",
-            model="",
-            prompt_version="",
-            content_hash=content_hash,
-        )
-        row.summary, row.key_points, row.language = (
-            analysis.summary,
-            list(analysis.key_points),
-            analysis.language,
-        )
-        row.analyzer, row.model, row.prompt_version = (
-            analysis.analyzer,
-            analysis.model,
-            analysis.prompt_version,
-        )
-        row.content_hash, row.coverage, row.created_at = content_hash, analysis.coverage, utcnow()
-        row.tokens_in, row.tokens_out, row.latency_ms = (
-            analysis.tokens_in,
-            analysis.tokens_out,
-            analysis.latency_ms,
-        )
-        session.add(row)
-        set_tags(session, link_id, analysis.tags, TagOrigin.AI)
-        _log_calls(session, link_id, analysis)
-        _finish(session, link_id)
+        _put_analysis(session, link_id, analysis, content_hash)
         session.flush()
         reindex(session, link_id)
         session.commit()
+
+
+def _put_analysis(
+    session: Session,
+    link_id: int,
+    analysis: Analysis,
+    content_hash: str,
+) -> None:
+    row = session.get(models.Analysis, link_id) or models.Analysis(
+        link_id=link_id,
+        summary="",
+        language="",
+        analyzer="",
+        model="",
+        prompt_version="",
+        content_hash=content_hash,
+    )
+    row.summary, row.key_points, row.language = (
+        analysis.summary,
+        list(analysis.key_points),
+        analysis.language,
+    )
+    row.analyzer, row.model, row.prompt_version = (
+        analysis.analyzer,
+        analysis.model,
+        analysis.prompt_version,
+    )
+    row.content_hash, row.coverage, row.created_at = content_hash, analysis.coverage, utcnow()
+    row.tokens_in, row.tokens_out, row.latency_ms = (
+        analysis.tokens_in,
+        analysis.tokens_out,
+        analysis.latency_ms,
+    )
+    session.add(row)
+    set_tags(session, link_id, analysis.tags, TagOrigin.AI)
+    _log_calls(session, link_id, analysis)
+    _finish(session, link_id)
+
+
+@dataclass(frozen=True)
+class ArticleWrite:
+    """save_article's work, for save_batch."""
+
+    link_id: int
+    page: FetchedPage
+    extracted: Extracted
+
+
+@dataclass(frozen=True)
+class AnalysisWrite:
+    """save_analysis's work, for save_batch."""
+
+    link_id: int
+    analysis: Analysis
+    content_hash: str
+
+
+Write = ArticleWrite | AnalysisWrite
+
+
+@dataclass(frozen=True)
+class Written:
+    """What one write of a batch came to, known only once it is committed.
+
+    content_hash is the stored text's hash (as save_article returns it) for an
+    ArticleWrite; error is what that write alone raised (nothing of it is stored).
+    """
+
+    content_hash: str | None = None
+    error: Exception | None = None
+
+
+def save_batch(engine: Engine, writes: Sequence[Write]) -> list[Written]:
+    """Several writes in one transaction, in order; one Written per write, after the commit.
+
+    Each write does what save_article or save_analysis would, and each link's row in
+    the full-text index is rewritten once, in the same transaction. Should any write
+    fail (a link deleted meanwhile), the transaction is rolled back and every write is
+    redone in a transaction of its own, so a bad write costs only itself and no write
+    is ever half stored.
+    """
+    if not writes:
+        return []
+    try:
+        with Session(engine) as session:
+            if session.get_bind().dialect.name == "sqlite":
+                from readerd.store.batch import write_batch  # plain SQL: no ORM cost per row
+
+                raw = session.connection().connection.driver_connection
+                assert raw is not None
+                try:
+                    hashes = write_batch(raw, writes)
+                except sqlite3.Error as exc:  # as the ORM path raises it: a DBAPIError
+                    raise DBAPIError.instance(None, None, exc, sqlite3.Error) from exc
+            else:
+                hashes = [_put(session, write) for write in writes]
+                session.flush()
+                for link_id in dict.fromkeys(write.link_id for write in writes):
+                    reindex(session, link_id)
+            session.commit()
+        return [Written(content_hash=h) for h in hashes]
+    except Exception:
+        if len(writes) == 1:
+            raise
+    return [_save_alone(engine, write) for write in writes]
+
+
+def _save_alone(engine: Engine, write: Write) -> Written:
+    try:
+        return save_batch(engine, [write])[0]
+    except Exception as exc:  # reported per write: the caller answers each item
+        return Written(error=exc)
+
+
+def _put(session: Session, write: Write) -> str | None:
+    if isinstance(write, ArticleWrite):
+        return _put_article(session, write.link_id, write.page, write.extracted)
+    _put_analysis(session, write.link_id, write.analysis, write.content_hash)
+    return None
 
 
 def mark_done(engine: Engine, link_id: int) -> None:
@@ -174,7 +273,7 @@ def mark_done(engine: Engine, link_id: int) -> None:
         session.commit()
 
 
-def log_llm_calls(engine: Engine, link_id: int | None, analysis_calls: list) -> None:  # type: ignore[type-arg]
+def log_llm_calls(engine: Engine, link_id: int | None, analysis_calls: list[LLMCall]) -> None:
     """Log LLM requests of an analysis that failed (successful ones come with save_analysis)."""
     with Session(engine) as session:
         for call in analysis_calls:
@@ -217,6 +316,22 @@ def defer(engine: Engine, link_id: int, until: datetime, reason: str) -> None:
         session.commit()
 
 
+def make_due_now(engine: Engine) -> int:
+    """Bring every link waiting for a later attempt forward to now; how many there were."""
+    now = utcnow()
+    with Session(engine) as session:
+        waiting = session.exec(
+            select(Link)
+            .where(Link.status == Status.PENDING, col(Link.deleted).is_(False))
+            .where(col(Link.next_attempt_at) > now)
+        ).all()
+        for link in waiting:
+            link.next_attempt_at = now
+            session.add(link)
+        session.commit()
+        return len(waiting)
+
+
 def requeue_for_analysis(engine: Engine, link_ids: list[int]) -> int:
     """Send analysed links back to the analyze stage so the next `process` re-analyses them.
 
@@ -252,7 +367,7 @@ def _log_calls(session: Session, link_id: int, analysis: Analysis) -> None:
         session.add(_call_row(link_id, call))
 
 
-def _call_row(link_id: int | None, call) -> models.LLMCallLog:  # type: ignore[no-untyped-def]
+def _call_row(link_id: int | None, call: LLMCall) -> models.LLMCallLog:
     return models.LLMCallLog(
         link_id=link_id,
         model=call.model,
@@ -261,6 +376,7 @@ def _call_row(link_id: int | None, call) -> models.LLMCallLog:  # type: ignore[n
         mode=call.mode,
         tokens_in=call.tokens_in,
         tokens_out=call.tokens_out,
+        tokens_cached=call.tokens_cached,
         latency_ms=call.latency_ms,
         outcome=call.outcome,
         error=(call.error or None) and call.error[:MAX_ERROR_CHARS],

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from readerd import models
-from readerd.models import Link, Stage, Status, TagOrigin, utcnow
+from readerd.models import Link, LinkTag, Stage, Status, Tag, TagOrigin, utcnow
 from readerd.results import LinkState, SavedLink
-from readerd.store.common import MAX_ERROR_CHARS
+from readerd.store.common import MAX_ERROR_CHARS, reindex
 from readerd.store.tagging import set_tags
+from readerd.store.writeback import has_ledger, reconcile
+from readerd.text.urls import redact_userinfo
+
+#: Sources whose listing leaves readerd's written tags out of the link's tags (Karakeep
+#: lists only tags attached by a human): their ledger is checked at write time instead.
+_TAGS_APART = frozenset({"karakeep"})
 
 
 @dataclass(frozen=True)
@@ -27,7 +33,7 @@ def commit_sync(
 ) -> UpsertReport:
     """Store the links of one sync and, in the same transaction, advance the cursor."""
     with Session(engine) as session:
-        report = _upsert_links(session, batch_links)
+        report = upsert_links(session, batch_links)
         state = session.get(models.SourceState, source) or models.SourceState(source=source)
         if cursor is not None:
             state.cursor = cursor
@@ -54,17 +60,24 @@ def get_cursor(engine: Engine, source: str) -> str | None:
         return state.cursor if state else None
 
 
+def has_links_beyond(engine: Engine, source: str) -> bool:
+    """Whether the library holds any link from another source than `source` (deleted too)."""
+    with Session(engine) as session:
+        return session.exec(select(Link.id).where(col(Link.source) != source)).first() is not None
+
+
 def import_links(engine: Engine, links: list[SavedLink]) -> UpsertReport:
     """Store links from an export file (no cursor involved)."""
     with Session(engine) as session:
-        report = _upsert_links(session, links)
+        report = upsert_links(session, links)
         session.commit()
     return report
 
 
-def _upsert_links(session: Session, links: list[SavedLink]) -> UpsertReport:
+def upsert_links(session: Session, links: list[SavedLink]) -> UpsertReport:
     counts = {"new": 0, "updated": 0, "deleted": 0, "unchanged": 0}
-    for saved in links:
+    ledgers: dict[str, bool] = {}
+    for saved in map(without_secrets, links):
         existing = session.exec(
             select(Link).where(Link.source == saved.source, Link.source_id == saved.source_id)
         ).first()
@@ -74,20 +87,60 @@ def _upsert_links(session: Session, links: list[SavedLink]) -> UpsertReport:
                 session.add(existing)
                 counts["deleted"] += 1
             continue
+        if saved.source not in ledgers:
+            ledgers[saved.source] = saved.source not in _TAGS_APART and has_ledger(
+                session, saved.source
+            )
+        if ledgers[saved.source]:
+            # the tags readerd wrote come back in the listing: they are not the user's
+            human = reconcile(session, saved.source, saved.source_id, saved.tags)
+            saved = replace(saved, tags=tuple(human))
         if existing is None:
             link = Link(source=saved.source, source_id=saved.source_id, url=saved.url)
             _apply_saved(link, saved)
             session.add(link)
             session.flush()
             counts["new"] += 1
-        else:
-            link = existing
-            changed = _apply_saved(link, saved)
-            session.add(link)
-            counts["updated" if changed else "unchanged"] += 1
-        set_tags(session, link.id or 0, saved.tags, TagOrigin.SOURCE)
+            set_tags(session, link.id or 0, saved.tags, TagOrigin.SOURCE)
+            continue
+        link = existing
+        changed = _apply_saved(link, saved)
+        if set(source_tag_names(session, link.id or 0)) != _tag_set(saved.tags):
+            set_tags(session, link.id or 0, saved.tags, TagOrigin.SOURCE)
+            changed = True
+        session.add(link)
+        if changed:
+            # Title, tags and state are searchable: the index moves with them, in this transaction.
+            session.flush()
+            reindex(session, link.id or 0)
+        counts["updated" if changed else "unchanged"] += 1
     session.flush()
     return UpsertReport(**counts)
+
+
+def source_tag_names(session: Session, link_id: int) -> list[str]:
+    """The tags the link's source gave it, as stored."""
+    return list(
+        session.exec(
+            select(Tag.name)
+            .join(LinkTag, col(LinkTag.tag_id) == col(Tag.id))
+            .where(LinkTag.link_id == link_id, LinkTag.origin == TagOrigin.SOURCE)
+        ).all()
+    )
+
+
+def _tag_set(names: tuple[str, ...]) -> set[str]:
+    """The tags set_tags would store for these names."""
+    return {name.strip() for name in names if name.strip()}
+
+
+def without_secrets(saved: SavedLink) -> SavedLink:
+    """The link with the password in its URL's userinfo masked: it is never stored."""
+    url, source_id = redact_userinfo(saved.url), redact_userinfo(saved.source_id)
+    title = redact_userinfo(saved.title) if saved.title else saved.title
+    if (url, source_id, title) == (saved.url, saved.source_id, saved.title):
+        return saved
+    return replace(saved, url=url, source_id=source_id, title=title)
 
 
 def _apply_saved(link: Link, saved: SavedLink) -> bool:
@@ -97,7 +150,12 @@ def _apply_saved(link: Link, saved: SavedLink) -> bool:
         requeue = True
         link.provided_content = saved.content
         link.provided_content_type = saved.content_type
-    changed = requeue or link.deleted or (saved.title or link.title) != link.title
+    changed = (
+        requeue
+        or link.deleted
+        or (saved.title or link.title) != link.title
+        or saved.state != link.state
+    )
     if saved.url:
         link.url = saved.url
     link.title = saved.title or link.title
@@ -107,4 +165,7 @@ def _apply_saved(link: Link, saved: SavedLink) -> bool:
     if requeue and link.id is not None:
         link.stage, link.status, link.attempts = Stage.FETCH, Status.PENDING, 0
         link.last_error, link.next_attempt_at = None, None
+    if saved.problem and (link.status != Status.FAILED or link.last_error != saved.problem):
+        link.stage, link.status, link.last_error = Stage.FETCH, Status.FAILED, saved.problem
+        link.next_attempt_at, link.processed_at = None, utcnow()
     return changed

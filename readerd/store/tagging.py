@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 from readerd.errors import StoreError
 from readerd.models import LinkTag, Tag, TagOrigin
 from readerd.store.common import reindex
-from readerd.tags import TagIndex, display_tag, relevant_vocabulary, tag_key
+from readerd.text.tags import TagIndex, display_tag, relevant_vocabulary, tag_key
 
 
 def vocabulary(
@@ -111,7 +111,7 @@ def set_tags(session: Session, link_id: int, names: tuple[str, ...], origin: Tag
             select(LinkTag.tag_id).where(LinkTag.link_id == link_id, LinkTag.origin == origin)
         ).all()
     )
-    session.exec(  # type: ignore[call-overload]
+    session.exec(
         delete(LinkTag).where(col(LinkTag.link_id) == link_id, col(LinkTag.origin) == origin)
     )
     if origin == TagOrigin.AI:
@@ -135,6 +135,4 @@ def _drop_unused_tags(session: Session, tag_ids: set[int]) -> None:
     if not tag_ids:
         return
     used = set(session.exec(select(LinkTag.tag_id).where(col(LinkTag.tag_id).in_(tag_ids))).all())
-    session.exec(  # type: ignore[call-overload]
-        delete(Tag).where(col(Tag.id).in_(tag_ids - used))
-    )
+    session.exec(delete(Tag).where(col(Tag.id).in_(tag_ids - used)))

@@ -91,7 +91,7 @@ def probe_lock(data_dir: Path) -> LockState:
     path = lock_path(data_dir)
     try:
         fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no data dir yet (or a file in its way)
         return LockState(path, False, None)
     try:
         try:

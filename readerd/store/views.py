@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Engine, func, text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from readerd.models import Analysis, Article, Link, LinkTag, SourceState, Status, Tag, utcnow
-
-WORDS_PER_MINUTE = 230
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="seconds") + "Z" if value else None
+from readerd.results import LibraryStats, LinkView, SourceCursor, TagCount
+from readerd.store.lite import SNIPPET_CLOSE, SNIPPET_OPEN, link_view
+from readerd.store.lite import iso as _iso
+from readerd.store.search import QueryError, to_fts5
 
 
 def _tags_by_link(session: Session, link_ids: list[int]) -> dict[int, dict[str, list[str]]]:
@@ -32,61 +29,7 @@ def _tags_by_link(session: Session, link_ids: list[int]) -> dict[int, dict[str, 
     return found
 
 
-def _view(
-    link: Link,
-    article: Article | None,
-    analysis: Analysis | None,
-    tags: dict[str, list[str]],
-    *,
-    full: bool = False,
-) -> dict[str, Any]:
-    words = article.word_count if article else 0
-    view: dict[str, Any] = {
-        "id": link.id,
-        "url": link.url,
-        "title": (article.title if article else None) or link.title,
-        "site_name": article.site_name if article else None,
-        "author": article.author if article else None,
-        "published": article.published if article else None,
-        "language": article.language if article else None,
-        "word_count": words,
-        "reading_minutes": max(1, round(words / WORDS_PER_MINUTE)) if words else 0,
-        "tags": sorted(set(tags["ai"]) | set(tags["source"])),
-        "source_tags": tags["source"],
-        "ai_tags": tags["ai"],
-        "summary": analysis.summary if analysis else None,
-        "key_points": list(analysis.key_points) if analysis else [],
-        "summary_language": analysis.language if analysis else None,
-        "status": link.status,
-        "stage": link.stage,
-        "state": link.state,
-        "deleted": link.deleted,
-        "attempts": link.attempts,
-        "last_error": link.last_error,
-        "source": link.source,
-        "added_at": _iso(link.added_at or link.created_at),
-        "processed_at": _iso(link.processed_at),
-    }
-    if full:
-        view["analysis"] = (
-            {
-                "analyzer": analysis.analyzer,
-                "model": analysis.model,
-                "prompt_version": analysis.prompt_version,
-                "tokens_in": analysis.tokens_in,
-                "tokens_out": analysis.tokens_out,
-                "latency_ms": analysis.latency_ms,
-                "coverage": analysis.coverage,
-                "analyzed_at": _iso(analysis.created_at),
-            }
-            if analysis
-            else None
-        )
-        view["text"] = article.text if article else None
-    return view
-
-
-def _views(session: Session, links: list[Link], *, full: bool = False) -> list[dict[str, Any]]:
+def _views(session: Session, links: list[Link], *, full: bool = False) -> list[LinkView]:
     ids = [link.id or 0 for link in links]
     tags = _tags_by_link(session, ids)
     articles = {
@@ -95,9 +38,9 @@ def _views(session: Session, links: list[Link], *, full: bool = False) -> list[d
     analyses = {
         a.link_id: a for a in session.exec(select(Analysis).where(col(Analysis.link_id).in_(ids)))
     }
-    empty = {"ai": [], "source": []}
+    empty: dict[str, list[str]] = {"ai": [], "source": []}
     return [
-        _view(
+        link_view(
             link,
             articles.get(link.id or 0),
             analyses.get(link.id or 0),
@@ -116,12 +59,20 @@ def list_links(
     limit: int = 50,
     include_deleted: bool = False,
     ids: list[int] | None = None,
-) -> list[dict[str, Any]]:
-    """Links, newest first, optionally filtered by status, tag or ids."""
+) -> list[LinkView]:
+    """Links, newest first, optionally filtered by status (LIST_STATUSES), tag or ids.
+
+    "retry" is a pending link that failed before (the table shows `retry (n)`);
+    "deleted" lists the links the source deleted.
+    """
     query = select(Link).order_by(col(Link.id).desc()).limit(limit)
     if ids is not None:
         query = query.where(col(Link.id).in_(ids))
-    if status:
+    if status == "deleted":
+        query, include_deleted = query.where(col(Link.deleted).is_(True)), True
+    elif status == "retry":
+        query = query.where(Link.status == Status.PENDING, col(Link.attempts) > 0)
+    elif status:
         query = query.where(Link.status == status)
     if not include_deleted:
         query = query.where(col(Link.deleted).is_(False))
@@ -137,38 +88,48 @@ def list_links(
         return _views(session, list(session.exec(query)))
 
 
-def get_link(engine: Engine, link_id: int) -> dict[str, Any] | None:
+def get_link(engine: Engine, link_id: int) -> LinkView | None:
     """Everything known about one link, including its text and analysis record."""
     with Session(engine) as session:
         link = session.get(Link, link_id)
         return _views(session, [link], full=True)[0] if link else None
 
 
-def fts_query(user_query: str) -> str:
-    """Turn free text into a safe FTS5 query: every word must match, as a prefix."""
-    words = re.findall(r"\w+", user_query, flags=re.UNICODE)
-    return " ".join(f'"{word}"*' for word in words)
+def search(engine: Engine, user_query: str, limit: int = 20) -> list[LinkView]:
+    """Full-text search over title, summary, tags and text, best match first.
 
-
-def search(engine: Engine, user_query: str, limit: int = 20) -> list[dict[str, Any]]:
-    """Full-text search over title, summary, tags and text, best match first."""
-    match = fts_query(user_query)
+    Each row gains `snippet`: the best-matching passage, matched words in [brackets].
+    A query the search box cannot read raises QueryError (a one-line hint).
+    """
+    match = to_fts5(user_query)
     if not match:
         return []
     with Session(engine) as session:
-        ids = [
-            row[0]
-            for row in session.execute(
+        try:
+            found = session.execute(
                 text(
-                    "SELECT rowid FROM link_search WHERE link_search MATCH :q "
+                    "SELECT rowid, snippet(link_search, -1, :open, :close, '…', 16) "
+                    "FROM link_search WHERE link_search MATCH :q "
                     "ORDER BY bm25(link_search, 10.0, 5.0, 5.0, 1.0) LIMIT :n"
                 ),
-                {"q": match, "n": limit},
-            )
-        ]
+                {"q": match, "n": limit, "open": SNIPPET_OPEN, "close": SNIPPET_CLOSE},
+            ).all()
+        except OperationalError as exc:
+            raise QueryError(f"cannot read the query ({exc.orig})") from None
+        snippets = {row[0]: " ".join(str(row[1] or "").split()) for row in found}
+        ids = [row[0] for row in found]
         links = {link.id: link for link in session.exec(select(Link).where(col(Link.id).in_(ids)))}
         ordered = [links[i] for i in ids if i in links and not links[i].deleted]
-        return _views(session, ordered)
+        views = _views(session, ordered)
+    for view in views:
+        view["snippet"] = snippets.get(view["id"], "")
+    return views
+
+
+def library_is_empty(engine: Engine) -> bool:
+    """True when no (not deleted) link is stored at all."""
+    with Session(engine) as session:
+        return session.exec(select(Link.id).where(col(Link.deleted).is_(False))).first() is None
 
 
 def count_due(engine: Engine) -> int:
@@ -182,7 +143,7 @@ def count_due(engine: Engine) -> int:
         ).one()
 
 
-def tag_counts(engine: Engine) -> list[dict[str, Any]]:
+def tag_counts(engine: Engine) -> list[TagCount]:
     """Every tag with how many links carry it, and how many of those by each origin."""
     with Session(engine) as session:
         rows = session.exec(
@@ -194,7 +155,7 @@ def tag_counts(engine: Engine) -> list[dict[str, Any]]:
     links: dict[str, dict[str, set[int]]] = defaultdict(lambda: {"ai": set(), "source": set()})
     for name, origin, link_id in rows:
         links[name][origin].add(link_id)
-    result = [
+    result: list[TagCount] = [
         {
             "tag": name,
             "count": len(by["ai"] | by["source"]),  # a link tagged by both counts once
@@ -206,7 +167,7 @@ def tag_counts(engine: Engine) -> list[dict[str, Any]]:
     return sorted(result, key=lambda r: (-r["count"], r["tag"]))
 
 
-def stats(engine: Engine) -> dict[str, Any]:
+def stats(engine: Engine) -> LibraryStats:
     """Counts per status and stage, languages, words, LLM usage and source cursors."""
     with Session(engine) as session:
         by_status = dict(
@@ -237,25 +198,25 @@ def stats(engine: Engine) -> dict[str, Any]:
             )
         ).one()
         sources = [
-            {
-                "source": s.source,
-                "cursor": s.cursor,
-                "last_sync_at": _iso(s.last_sync_at),
-                "last_result": s.last_result,
-            }
+            SourceCursor(
+                source=s.source,
+                cursor=s.cursor,
+                last_sync_at=_iso(s.last_sync_at),
+                last_result=s.last_result,
+            )
             for s in session.exec(select(SourceState))
         ]
-    return {
-        "links": sum(by_status.values()),
-        "by_status": by_status,
-        "by_stage": by_stage,
-        "deleted": deleted,
-        "languages": {k or "unknown": v for k, v in languages.items()},
-        "words": words,
-        "tokens_in": tokens[0],
-        "tokens_out": tokens[1],
-        "sources": sources,
-    }
+    return LibraryStats(
+        links=sum(by_status.values()),
+        by_status=by_status,
+        by_stage=by_stage,
+        deleted=deleted,
+        languages={k or "unknown": v for k, v in languages.items()},
+        words=words,
+        tokens_in=tokens[0],
+        tokens_out=tokens[1],
+        sources=sources,
+    )
 
 
 # --- digest (readerd/digest/) ------------------------------------------------
@@ -276,7 +237,7 @@ def analysed_link_ids(engine: Engine, *, since: datetime | None, until: datetime
         return [link_id for link_id in session.exec(query) if link_id is not None]
 
 
-def link_views(engine: Engine, ids: list[int]) -> list[dict[str, Any]]:
+def link_views(engine: Engine, ids: list[int]) -> list[LinkView]:
     """The view dicts of these links, in the order given (unknown ids are left out)."""
     with Session(engine) as session:
         links = {link.id: link for link in session.exec(select(Link).where(col(Link.id).in_(ids)))}
@@ -285,7 +246,7 @@ def link_views(engine: Engine, ids: list[int]) -> list[dict[str, Any]]:
 
 def failed_links(
     engine: Engine, *, since: datetime | None, until: datetime, limit: int = 50
-) -> list[dict[str, Any]]:
+) -> list[LinkView]:
     """Links that failed or proved unsupported in (since, until], newest first."""
     query = (
         select(Link)
@@ -326,7 +287,7 @@ def reprocess_candidates(
     since: datetime | None = None,
 ) -> list[int]:
     """Analysed, not deleted links matching every given filter (of their current analysis)."""
-    from readerd.tags import tag_key
+    from readerd.text.tags import tag_key
 
     query = (
         select(Link.id)
@@ -347,3 +308,30 @@ def reprocess_candidates(
             tagged = select(LinkTag.link_id).join(Tag, col(Tag.id) == col(LinkTag.tag_id))
             query = query.where(col(Link.id).in_(tagged.where(col(Tag.name).in_(names))))
         return [link_id for link_id in session.exec(query) if link_id is not None]
+
+
+class EngineLibrary:
+    """store.lite's Reader over an engine: for databases the sqlite3 path does not open."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __enter__(self) -> EngineLibrary:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.engine.dispose()
+
+    def is_empty(self) -> bool:
+        return library_is_empty(self.engine)
+
+    def search(self, user_query: str, limit: int = 20) -> list[LinkView]:
+        return search(self.engine, user_query, limit=limit)
+
+    def list_links(
+        self, *, status: str | None = None, tag: str | None = None, limit: int = 50
+    ) -> list[LinkView]:
+        return list_links(self.engine, status=status, tag=tag, limit=limit)
+
+    def get_link(self, link_id: int) -> LinkView | None:
+        return get_link(self.engine, link_id)

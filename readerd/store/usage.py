@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from readerd.config import Settings
 from readerd.models import LLMCallLog
+from readerd.results import CallRow, DayUsage, LinkUsage, TodayUsage, UsageTotals
 
 PER = 1_000_000
 
@@ -62,7 +62,7 @@ def tokens_today(engine: Engine) -> int:
 
 def call_rows(
     engine: Engine, settings: Settings, *, limit: int = 50, link_id: int | None = None
-) -> list[dict[str, Any]]:
+) -> list[CallRow]:
     """The newest logged requests, newest first, as JSON-ready dicts (cost when priced)."""
     query = select(LLMCallLog).order_by(col(LLMCallLog.id).desc()).limit(limit)
     if link_id is not None:
@@ -80,6 +80,7 @@ def call_rows(
             "mode": c.mode,
             "tokens_in": c.tokens_in,
             "tokens_out": c.tokens_out,
+            "tokens_cached": c.tokens_cached,
             "latency_ms": c.latency_ms,
             "outcome": c.outcome,
             "error": c.error,
@@ -89,7 +90,7 @@ def call_rows(
     ]
 
 
-def _totals(settings: Settings, requests: int, tokens_in: int, tokens_out: int) -> dict[str, Any]:
+def _totals(settings: Settings, requests: int, tokens_in: int, tokens_out: int) -> UsageTotals:
     return {
         "requests": requests,
         "tokens_in": tokens_in,
@@ -98,7 +99,7 @@ def _totals(settings: Settings, requests: int, tokens_in: int, tokens_out: int) 
     }
 
 
-def today(engine: Engine, settings: Settings) -> dict[str, Any]:
+def today(engine: Engine, settings: Settings) -> TodayUsage:
     """Today's requests, tokens and cost, and the daily token budget with what is left."""
     with Session(engine) as session:
         requests, tokens_in, tokens_out = session.exec(
@@ -108,16 +109,18 @@ def today(engine: Engine, settings: Settings) -> dict[str, Any]:
                 func.coalesce(func.sum(LLMCallLog.tokens_out), 0),
             ).where(col(LLMCallLog.created_at) >= day_start())
         ).one()
-    summary = _totals(settings, int(requests), int(tokens_in), int(tokens_out))
+    totals = _totals(settings, int(requests), int(tokens_in), int(tokens_out))
     budget = settings.llm_daily_token_budget
-    used = summary["tokens_in"] + summary["tokens_out"]
-    summary["date"] = datetime.now().astimezone().date().isoformat()
-    summary["budget"] = budget
-    summary["budget_left"] = max(0, budget - used) if budget else None
-    return summary
+    used = totals["tokens_in"] + totals["tokens_out"]
+    return {
+        **totals,
+        "date": datetime.now().astimezone().date().isoformat(),
+        "budget": budget,
+        "budget_left": max(0, budget - used) if budget else None,
+    }
 
 
-def usage_by_day(engine: Engine, settings: Settings, days: int = 14) -> list[dict[str, Any]]:
+def usage_by_day(engine: Engine, settings: Settings, days: int = 14) -> list[DayUsage]:
     """Requests, tokens and cost per local day over the last `days` days, newest first."""
     since = day_start(datetime.now().astimezone().date() - timedelta(days=days - 1))
     with Session(engine) as session:
@@ -135,10 +138,10 @@ def usage_by_day(engine: Engine, settings: Settings, days: int = 14) -> list[dic
 
 def usage_by_link(
     engine: Engine, settings: Settings, limit: int = 50, link_id: int | None = None
-) -> list[dict[str, Any]]:
+) -> list[LinkUsage]:
     """Requests, tokens and cost per article (or of one), most recently analysed first."""
     query = (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
             LLMCallLog.link_id,
             func.count(),
             func.sum(LLMCallLog.tokens_in),

@@ -13,18 +13,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Engine, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from readerd.models import DigestOutbox, DigestStatus, utcnow
+from readerd.results import DigestRow
+from readerd.store.common import MAX_ERROR_CHARS
+from readerd.text.times import iso_utc as iso
 
 MAX_ATTEMPTS = 8
-MAX_BACKOFF = timedelta(hours=6)
+#: A digest is due daily: its backoff stops at 6 hours, not the links' day (store.common).
+DIGEST_MAX_BACKOFF = timedelta(hours=6)
 LEASE = timedelta(minutes=10)  # a claimed row whose sender died becomes due again after this
-MAX_ERROR_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ def record_failure(
         row.last_error = error[:MAX_ERROR_CHARS]
         if retryable and row.attempts < MAX_ATTEMPTS:
             delay = timedelta(seconds=retry_base_seconds * 2 ** (row.attempts - 1))
-            row.next_attempt_at = utcnow() + min(delay, MAX_BACKOFF)
+            row.next_attempt_at = utcnow() + min(delay, DIGEST_MAX_BACKOFF)
         else:
             row.status, row.next_attempt_at = DigestStatus.FAILED, None
         session.add(row)
@@ -168,7 +170,7 @@ def last_digest_at(engine: Engine, recipient: str) -> datetime | None:
         ).first()
 
 
-def list_digests(engine: Engine, limit: int = 30) -> list[dict[str, Any]]:
+def list_digests(engine: Engine, limit: int = 30) -> list[DigestRow]:
     """Past digests, newest first, without their message bytes."""
     with Session(engine) as session:
         rows = session.exec(
@@ -177,6 +179,17 @@ def list_digests(engine: Engine, limit: int = 30) -> list[dict[str, Any]]:
             .limit(limit)
         )
         return [_summary(row) for row in rows]
+
+
+def digests_of_day(engine: Engine, digest_date: str) -> list[tuple[DigestRow, list[int]]]:
+    """The date's digests, one per recipient, each with the ids of the links it holds."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(DigestOutbox)
+            .where(DigestOutbox.digest_date == digest_date)
+            .order_by(col(DigestOutbox.recipient))
+        )
+        return [(_summary(row), [int(i) for i in row.item_ids]) for row in rows]
 
 
 def feed_entries(engine: Engine, limit: int = 30) -> list[DigestOutbox]:
@@ -204,10 +217,7 @@ def feed_entries(engine: Engine, limit: int = 30) -> list[DigestOutbox]:
         return list(by_date.values())
 
 
-def _summary(row: DigestOutbox) -> dict[str, Any]:
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat(timespec="seconds") + "Z" if value else None
-
+def _summary(row: DigestOutbox) -> DigestRow:
     return {
         "date": row.digest_date,
         "recipient": row.recipient,

@@ -53,18 +53,32 @@ def backup_database(settings: Settings, target: Path, *, force: bool = False) ->
         raise StoreError(f"backup: {target} is the database itself")
     if not target.parent.is_dir():
         raise StoreError(f"backup: directory {target.parent} does not exist")
+    revision = _place(source, target, unreadable=f"backup: copying {source} failed")
+    return Backup(target, target.stat().st_size, revision)
+
+
+def _place(source: Path, target: Path, *, unreadable: str, replaces: bool = False) -> str | None:
+    """Copy source to a partial file beside target, check it, rename it into place.
+
+    With `replaces`, the `-wal`/`-shm` files of the database replaced go first: they
+    belong to the old file and would be applied to the new one.
+    """
+    action = unreadable.split(":")[0]
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
         revision = _copy(source, partial)
+        for suffix in ("-wal", "-shm") if replaces else ():
+            with contextlib.suppress(FileNotFoundError):
+                Path(f"{target}{suffix}").unlink()
         os.replace(partial, target)
     except sqlite3.Error as exc:
-        raise StoreError(f"backup: copying {source} failed: {exc}") from exc
+        raise StoreError(f"{unreadable}: {exc}") from exc
     except OSError as exc:
-        raise StoreError(f"backup: cannot write {target}: {exc.strerror or exc}") from exc
+        raise StoreError(f"{action}: cannot write {target}: {exc.strerror or exc}") from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
-    return Backup(target, target.stat().st_size, revision)
+    return revision
 
 
 def _copy(source: Path, partial: Path) -> str | None:
@@ -87,3 +101,29 @@ def _copy(source: Path, partial: Path) -> str | None:
     with open(partial, "rb") as handle:
         os.fsync(handle.fileno())
     return str(row[0]) if row else None
+
+
+def restore_database(settings: Settings, backup: Path, *, force: bool = False) -> Backup:
+    """Put a `readerd db backup` copy back as the database (the daemon must be stopped).
+
+    The copy is checked first, written beside the database and renamed into place; the
+    old database's `-wal`/`-shm` files go, since they belong to the file replaced.
+    """
+    from readerd.store.lock import probe_lock
+
+    target = database_path(settings)
+    backup = backup.expanduser().absolute()
+    if not backup.is_file():
+        raise StoreError(f"restore: no backup at {backup}")
+    if probe_lock(settings.data_dir).held:
+        raise StoreError("restore: the daemon is running; stop it first (systemctl stop readerd)")
+    if target.exists() and not force:
+        raise StoreError(f"restore: {target} exists; use --force to replace it with the backup")
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    revision = _place(
+        backup,
+        target,
+        unreadable=f"restore: {backup} is not a readable readerd backup",
+        replaces=True,
+    )
+    return Backup(target, target.stat().st_size, revision)

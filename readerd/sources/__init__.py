@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -21,17 +23,21 @@ from readerd.sources.service_http import ClientOptions
 from readerd.sources.wallabag import WallabagSource
 
 __all__ = [
+    "SERVICES",
     "FolderSource",
     "ImportResult",
     "KarakeepSource",
     "LinkdingSource",
+    "NoSource",
     "PocketSource",
     "ReadeckSource",
     "SavedLink",
+    "Service",
     "Source",
     "WallabagSource",
     "make_source",
     "read_import_file",
+    "required_settings",
 ]
 
 
@@ -44,39 +50,77 @@ class Source(Protocol):
         """The links changed since `since` (all when None) and the cursor to store after them."""
         ...
 
+    async def check(self) -> str:
+        """Reach the source and prove the credentials, as a sync would; SourceError if not."""
+        ...
+
+
+class NoSource:
+    """READERD_SOURCE=none: links come only from `readerd import`."""
+
+    name = "none"
+
+    async def changes(self, since: str | None) -> SyncBatch:
+        """Nothing ever changes."""
+        return SyncBatch([], since)
+
+    async def check(self) -> str:
+        """Always fine: there is nothing to reach."""
+        return "none: imports only (`readerd import FILE`), nothing is synced"
+
 
 def make_source(settings: Settings) -> Source:
     """Build the source that READERD_SOURCE names; ConfigError when its settings are missing."""
     if settings.source == "pocket":
         return _make_pocket(settings)
+    if settings.source == "none":
+        return NoSource()
     if settings.source == "folder":
+        if not settings.quick_start and "folder" not in settings.model_fields_set:
+            raise ConfigError(
+                "folder: READERD_SOURCE=folder needs READERD_FOLDER (the bundled samples are "
+                "read only in the quick start, with no source configured)"
+            )
         folder = Path(settings.folder).expanduser()
         if not folder.is_dir():
             raise ConfigError(f"folder: READERD_FOLDER={folder} is not a directory")
         return FolderSource(folder, max_bytes=settings.fetch_max_bytes)
-    if settings.source in ("wallabag", "linkding", "karakeep", "readeck"):
-        return _make_service(settings)
+    if service := SERVICES.get(settings.source):
+        return _make_service(settings, service)
     raise ConfigError(f"sources: unknown READERD_SOURCE={settings.source!r}")
 
 
-def _make_service(settings: Settings) -> Source:
-    """Wallabag, Linkding, Karakeep or Readeck, from their READERD_<SERVICE>_* settings."""
+@dataclass(frozen=True)
+class Service:
+    """A read-later service on the shared ServiceClient: its settings and its constructor.
+
+    `fields` are the READERD_<SERVICE>_<FIELD> settings it needs, url first; `build`
+    gets their values in that order, then the client options.
+    """
+
+    fields: tuple[str, ...]
+    build: Callable[..., Source]
+
+
+#: READERD_SOURCE -> the service; adding one is an entry here (and its settings).
+SERVICES: dict[str, Service] = {
+    "wallabag": Service(
+        ("url", "client_id", "client_secret", "username", "password"), WallabagSource
+    ),
+    "linkding": Service(("url", "token"), LinkdingSource),
+    "karakeep": Service(("url", "api_key"), KarakeepSource),
+    "readeck": Service(("url", "token"), ReadeckSource),
+}
+
+
+def _make_service(settings: Settings, service: Service) -> Source:
+    """A service source from its READERD_<SERVICE>_* settings."""
     options = ClientOptions(timeout=settings.fetch_timeout, user_agent=settings.user_agent)
-    if settings.source == "wallabag":
-        v = _required(settings, "url", "client_id", "client_secret", "username", "password")
-        credentials = (v["client_id"], v["client_secret"], v["username"], v["password"])
-        return WallabagSource(v["url"], *credentials, options=options)
-    if settings.source == "linkding":
-        v = _required(settings, "url", "token")
-        return LinkdingSource(v["url"], v["token"], options=options)
-    if settings.source == "karakeep":
-        v = _required(settings, "url", "api_key")
-        return KarakeepSource(v["url"], v["api_key"], options=options)
-    v = _required(settings, "url", "token")
-    return ReadeckSource(v["url"], v["token"], options=options)
+    values = required_settings(settings, *service.fields)
+    return service.build(*(values[field] for field in service.fields), options=options)
 
 
-def _required(settings: Settings, *fields: str) -> dict[str, str]:
+def required_settings(settings: Settings, *fields: str) -> dict[str, str]:
     """READERD_<SOURCE>_<FIELD> values; ConfigError naming every one that is unset."""
     values: dict[str, str] = {}
     for field in fields:

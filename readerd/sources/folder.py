@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from readerd.errors import SourceError
 from readerd.results import LinkState, SavedLink, SyncBatch
-from readerd.sources.urls import normalize_url, parse_url_list
+from readerd.sources.urls import normalize_url, parse_url_list, unsupported_link
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,17 @@ class FolderSource:
     async def changes(self, since: str | None) -> SyncBatch:
         """Links from files changed after `since` (a file time); the cursor is the newest seen."""
         return await asyncio.to_thread(self.scan, since)
+
+    async def check(self) -> str:
+        """The folder can be listed by this user; SourceError naming what is wrong."""
+        if not os.access(self.root, os.R_OK | os.X_OK):
+            raise SourceError(f"folder: {self.root} is not readable by uid {os.getuid()}")
+        try:
+            with os.scandir(self.root) as entries:
+                count = sum(1 for _ in entries)
+        except OSError as exc:
+            raise SourceError(f"folder: cannot list {self.root}: {exc.strerror}") from None
+        return f"folder {self.root}, {count} entries"
 
     def scan(self, since: str | None) -> SyncBatch:
         """The blocking body of `changes`."""
@@ -133,4 +145,8 @@ class FolderSource:
                     updated_at=changed,
                 ),
             )
+        for url in found.refused:  # file:, ftp:, javascript:…: kept as failed items
+            refused = unsupported_link("folder", url, added_at=changed, updated_at=changed)
+            if refused is not None:
+                links.setdefault(refused.source_id, refused)
         return list(links.values())

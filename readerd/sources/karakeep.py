@@ -44,7 +44,8 @@ def _human_tags(tags: object) -> tuple[str, ...]:
 
 def bookmark_to_link(item: Mapping[str, Any]) -> SavedLink | None:
     """One bookmark as a SavedLink (None for a note or upload without a URL)."""
-    content = item.get("content") if isinstance(item.get("content"), Mapping) else {}
+    content = item.get("content")
+    content = content if isinstance(content, Mapping) else {}
     url = _url(content)
     if item.get("id") in (None, "") or not url:
         return None
@@ -118,6 +119,19 @@ class KarakeepSource:
         newest = max((link.updated_at for link in every if link.updated_at), default=None)
         moment = next_cursor(newest, client.first_date, after)
         return SyncBatch(changed, format_time(moment) if moment is not None else since)
+
+    async def check(self) -> str:
+        """One authenticated request, as a sync makes it; SourceError naming what is wrong."""
+        async with self.options.once().client(SERVICE, secrets=[self._api_key]) as client:
+            data = await client.json(
+                "GET",
+                f"{self.api}/bookmarks",
+                action="bookmarks",
+                params={"limit": 1, "includeContent": "false"},
+                headers=self._headers,
+            )
+            parse_bookmarks_page(data)
+        return f"karakeep {self.api}, API key accepted"
 
     async def _list(self, client: ServiceClient, *, with_content: bool) -> list[SavedLink]:
         found: dict[str, SavedLink] = {}

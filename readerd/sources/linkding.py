@@ -31,7 +31,8 @@ def bookmark_to_link(item: Mapping[str, Any]) -> SavedLink | None:
         return None
     # `title` is the user's; older servers put the page's own in `website_title`.
     title = one_line(item.get("title") or item.get("website_title") or "", 1000)
-    names = item.get("tag_names") if isinstance(item.get("tag_names"), list) else []
+    names = item.get("tag_names")
+    names = names if isinstance(names, list) else []
     return SavedLink(
         source=SERVICE,
         source_id=str(item["id"]),
@@ -90,6 +91,19 @@ class LinkdingSource:
                 for link in await self._list(client, path, since):
                     _keep_newest(seen, link)
         return SyncBatch(list(seen.values()), _cursor(seen.values(), client.first_date, since))
+
+    async def check(self) -> str:
+        """One authenticated request, as a sync makes it; SourceError naming what is wrong."""
+        async with self.options.once().client(SERVICE, secrets=[self._token]) as client:
+            data = await client.json(
+                "GET",
+                self.base_url + _LISTS[0],
+                action="bookmarks",
+                params={"limit": 1},
+                headers={"Authorization": f"Token {self._token}"},
+            )
+            parse_bookmarks_page(data)
+        return f"linkding {self.base_url}, token accepted"
 
     async def _list(self, client: ServiceClient, path: str, since: str | None) -> list[SavedLink]:
         found: list[SavedLink] = []

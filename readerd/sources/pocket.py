@@ -10,27 +10,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
 from tenacity.wait import wait_base
 
-from readerd.errors import SourceAuthError, SourceError
+from readerd.errors import SourceAuthError, SourceError, TransientError
 from readerd.results import LinkState, SavedLink, SyncBatch
+from readerd.sources.service_http import ServiceClient
 
 log = logging.getLogger(__name__)
 
 _STATES = {"0": LinkState.UNREAD, "1": LinkState.ARCHIVED, "2": LinkState.DELETED}
 _RATE = re.compile(r"\brate\b", re.IGNORECASE)  # "rate limit", not "regenerate"
 _HEADERS = {"Content-Type": "application/json; charset=UTF-8", "X-Accept": "application/json"}
-
-
-class _TransientError(SourceError):
-    """A 5xx or network failure: worth retrying at once, with backoff."""
 
 
 def unix_to_datetime(value: object) -> datetime | None:
@@ -99,8 +89,11 @@ def parse_get_response(data: object) -> tuple[list[SavedLink], str | None]:
     return links, (str(since) if since not in (None, "", 0, "0") else None)
 
 
-def _error_for(response: httpx.Response, secrets: Iterable[str] = ()) -> SourceError:
-    """Map a non-2xx response to the right SourceError, quoting Pocket's X-Error headers."""
+def _error_for(response: httpx.Response, _action: str, secrets: Iterable[str] = ()) -> SourceError:
+    """Map a non-2xx response to the right SourceError, quoting Pocket's X-Error headers.
+
+    A rate limit is not retried at once (Pocket says when it resets); 5xx is.
+    """
     h = response.headers
     status = response.status_code
     x_error, code = h.get("X-Error", ""), h.get("X-Error-Code", "")
@@ -113,10 +106,9 @@ def _error_for(response: httpx.Response, secrets: Iterable[str] = ()) -> SourceE
     if status in (401, 403):
         return SourceAuthError(f"pocket: get failed: {detail}")
     if status >= 500:
-        return _TransientError(f"pocket: get failed: {detail}")
-    error = SourceError(f"pocket: get failed: {detail}")
-    error.retryable = False  # a 4xx request error will fail the same way next time
-    return error
+        return TransientError(f"pocket: get failed: {detail}")
+    # a 4xx request error will fail the same way next time
+    return SourceError(f"pocket: get failed: {detail}", retryable=False)
 
 
 def _exhausted_limit_reset(headers: httpx.Headers) -> str | None:
@@ -127,13 +119,8 @@ def _exhausted_limit_reset(headers: httpx.Headers) -> str | None:
     return None
 
 
-def _log_retry(state: RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome else None
-    log.warning("pocket: attempt %d failed, retrying: %s", state.attempt_number, error)
-
-
 class PocketSource:
-    """Incremental sync from a Pocket-compatible `/v3/get` endpoint."""
+    """Incremental sync from a Pocket-compatible `/v3/get` endpoint, on the shared ServiceClient."""
 
     name = "pocket"
 
@@ -155,20 +142,30 @@ class PocketSource:
         self.timeout = timeout
         self.user_agent = user_agent
         self.attempts = attempts
-        self.wait = wait if wait is not None else wait_exponential(multiplier=0.5, max=8)
+        self.wait = wait
 
     def __repr__(self) -> str:
         return f"PocketSource({self.endpoint!r})"  # never the credentials
+
+    def _client(self, attempts: int) -> ServiceClient:
+        return ServiceClient(
+            self.name,
+            timeout=self.timeout,
+            user_agent=self.user_agent,
+            attempts=attempts,
+            wait=self.wait,
+            secrets=self._credentials.values(),
+            errors=_error_for,
+        )
 
     async def changes(self, since: str | None) -> SyncBatch:
         """Every item changed since the cursor (all items when None), paged oldest first."""
         seen: dict[str, SavedLink] = {}
         cursor: str | None = None
         offset = 0
-        headers = {**_HEADERS, "User-Agent": self.user_agent}
-        async with httpx.AsyncClient(timeout=self.timeout, trust_env=False, headers=headers) as c:
+        async with self._client(self.attempts) as client:
             while True:
-                data = await self._get_page(c, since, offset)
+                data = await self._get_page(client, since, offset)
                 links, page_since = parse_get_response(data)
                 if offset == 0:
                     cursor = page_since
@@ -180,7 +177,14 @@ class PocketSource:
                 offset += self.page_size
         return SyncBatch(links=list(seen.values()), cursor=cursor or since)
 
-    async def _get_page(self, client: httpx.AsyncClient, since: str | None, offset: int) -> Any:
+    async def check(self) -> str:
+        """One /v3/get of one item with these credentials; SourceError naming what is wrong."""
+        body = {**self._credentials, "state": "all", "detailType": "simple", "count": 1}
+        async with self._client(1) as client:
+            parse_get_response(await self._post(client, body))
+        return f"pocket {self.endpoint}, authorised"
+
+    async def _get_page(self, client: ServiceClient, since: str | None, offset: int) -> Any:
         body: dict[str, Any] = {
             **self._credentials,
             "state": "all",
@@ -191,29 +195,10 @@ class PocketSource:
         }
         if since:
             body["since"] = int(since) if since.isdigit() else since
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=self.wait,
-            retry=retry_if_exception_type(_TransientError),
-            before_sleep=_log_retry,
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                return await self._post(client, json.dumps(body).encode())
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self._post(client, body)
 
-    async def _post(self, client: httpx.AsyncClient, content: bytes) -> Any:
-        try:
-            response = await client.post(self.endpoint, content=content)
-        except httpx.TimeoutException as exc:
-            raise _TransientError(f"pocket: get failed: timeout: {type(exc).__name__}") from None
-        except httpx.TransportError as exc:
-            raise _TransientError(f"pocket: get failed: network: {exc!r}"[:300]) from None
-        if response.status_code >= 300:
-            raise _error_for(response, self._credentials.values())
-        try:
-            return response.json()
-        except ValueError:
-            kind = response.headers.get("Content-Type", "?")
-            raise SourceError(f"pocket: get failed: invalid JSON (Content-Type {kind})") from None
+    async def _post(self, client: ServiceClient, body: dict[str, Any]) -> Any:
+        content = json.dumps(body).encode()
+        return await client.json(
+            "POST", self.endpoint, action="get", content=content, headers=_HEADERS
+        )

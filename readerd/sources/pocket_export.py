@@ -16,7 +16,8 @@ from lxml import html as lxml_html
 from readerd.errors import SourceError
 from readerd.results import LinkState, SavedLink
 from readerd.sources.pocket import unix_to_datetime
-from readerd.sources.urls import normalize_url, parse_url_list
+from readerd.sources.urls import normalize_url, parse_url_list, unsupported_link
+from readerd.text.urls import redact_userinfo
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +27,29 @@ _ARCHIVED = {"archive", "archived", "read"}
 
 
 class ImportResult(list[SavedLink]):
-    """The links read from an import file (a list), plus `skipped`: rows with no usable URL."""
+    """The links read from an import file (a list), plus `skipped`: rows with no usable URL.
 
-    def __init__(self, links: Iterable[SavedLink] = (), skipped: Iterable[str] = ()) -> None:
+    `refused` holds the skipped rows that were URLs of another scheme (file:, ftp:,
+    javascript:, mailto:…) as SavedLinks with a `problem`: stored as failed items.
+    """
+
+    def __init__(
+        self,
+        links: Iterable[SavedLink] = (),
+        skipped: Iterable[str] = (),
+        refused: Iterable[SavedLink] = (),
+    ) -> None:
         super().__init__(links)
         self.skipped: list[str] = list(skipped)
+        self.refused: list[SavedLink] = list(refused)
 
     def extend_from(self, other: ImportResult) -> None:
         """Append another result's links (first occurrence of a URL wins) and skipped rows."""
         known = {link.source_id for link in self}
         self.extend(link for link in other if link.source_id not in known)
         self.skipped.extend(other.skipped)
+        refused = {link.source_id for link in self.refused}
+        self.refused.extend(link for link in other.refused if link.source_id not in refused)
 
 
 def make_link(
@@ -46,10 +59,13 @@ def make_link(
     state: LinkState = LinkState.UNREAD,
     added_at: datetime | None = None,
 ) -> SavedLink | None:
-    """An import SavedLink keyed by the normalised URL, or None when the URL is not http(s)."""
+    """An import SavedLink keyed by the normalised URL, or None when the URL is not http(s).
+
+    A URL of another scheme comes back as a SavedLink with a `problem` (a failed item).
+    """
     source_id = normalize_url(url)
     if source_id is None:
-        return None
+        return unsupported_link("import", url, state=state, added_at=added_at)
     clean_tags = dict.fromkeys(t.strip() for t in tags if t.strip())
     return SavedLink(
         source="import",
@@ -66,8 +82,11 @@ def _collect(rows: Iterable[tuple[str, SavedLink | None]]) -> ImportResult:
     """Build a result from (row description, link or None) pairs, dropping repeated URLs."""
     result, known = ImportResult(), set()
     for where, link in rows:
-        if link is None:
-            result.skipped.append(where)
+        if link is None or link.problem:
+            result.skipped.append(redact_userinfo(where))
+            if link is not None and link.source_id not in known:
+                known.add(link.source_id)
+                result.refused.append(link)
         elif link.source_id not in known:
             known.add(link.source_id)
             result.append(link)
@@ -86,7 +105,8 @@ def parse_pocket_csv(text: str) -> ImportResult:
         for row in reader:
             if any(cell.strip() for cell in row):
                 values = {name: row[i].strip() for name, i in col.items() if i < len(row)}
-                where = f"line {reader.line_num}: {values.get('url') or '(no url)'}"
+                shown = redact_userinfo(values.get("url") or "(no url)")
+                where = f"line {reader.line_num}: {shown}"
                 rows.append((where, _csv_link(values)))
     except csv.Error as exc:
         raise SourceError(f"import: CSV unreadable at line {reader.line_num}: {exc}") from None
@@ -124,7 +144,7 @@ def parse_legacy_html(text: str) -> ImportResult:
         added = unix_to_datetime(el.get("time_added") or el.get("add_date"))
         tags = (el.get("tags") or "").split(",")
         link = make_link(href, el.text_content(), tags, state, added)
-        rows.append((f"link: {href or '(no href)'}", link))
+        rows.append((f"link: {redact_userinfo(href) or '(no href)'}", link))
     return _collect(rows)
 
 
@@ -132,7 +152,10 @@ def parse_url_text(text: str) -> ImportResult:
     """Parse a plain list of URLs or a Windows `.url` InternetShortcut file."""
     found = parse_url_list(text)
     rows = [(url, make_link(url)) for url in found.urls]
-    return _collect([*rows, *((line, None) for line in found.skipped)])
+    result = _collect([*rows, *((line, None) for line in found.skipped)])
+    refused = (make_link(url) for url in dict.fromkeys(found.refused))
+    result.refused = [link for link in refused if link is not None]
+    return result
 
 
 def decode_text(data: bytes, name: str) -> str:

@@ -32,7 +32,8 @@ def bookmark_to_link(item: Mapping[str, Any]) -> SavedLink | None:
         state = LinkState.DELETED
     else:
         state = LinkState.ARCHIVED if item.get("is_archived") is True else LinkState.UNREAD
-    labels = item.get("labels") if isinstance(item.get("labels"), list) else []
+    labels = item.get("labels")
+    labels = labels if isinstance(labels, list) else []
     return SavedLink(
         source=SERVICE,
         source_id=str(item["id"]),
@@ -113,6 +114,20 @@ class ReadeckSource:
         moment = next_cursor(newest, client.first_date, after)
         cursor = format_time(moment, seconds=True) if moment is not None else since
         return SyncBatch(links + deleted, cursor)
+
+    async def check(self) -> str:
+        """One authenticated request, as a sync makes it; SourceError naming what is wrong."""
+        async with self.options.once().client(SERVICE, secrets=[self._token]) as client:
+            data = await client.json(
+                "GET",
+                f"{self.api}/bookmarks",
+                action="bookmarks",
+                params={"limit": 1},
+                headers=self._headers,
+            )
+            if not isinstance(data, list):
+                raise SourceError("readeck: bookmarks failed: the reply is not a bookmark list")
+        return f"readeck {self.api}, token accepted"
 
     async def _details(self, client: ServiceClient, ids: list[str]) -> list[SavedLink]:
         found: dict[str, SavedLink] = {}

@@ -1,20 +1,23 @@
 """HTTP plumbing the read-later service clients share: retries, errors, times, cursors.
 
-Wallabag, Linkding, Karakeep and Readeck all speak JSON over HTTP with a token. This
-module gives each the same behaviour: 429/5xx/network failures are retried with backoff
+Pocket, Wallabag, Linkding, Karakeep and Readeck all speak JSON over HTTP with a token.
+This module gives each the same behaviour: 429/5xx/network failures are retried with backoff
 and end as a retryable SourceError; 401/403 become SourceAuthError quoting the server's
 own message; secrets never appear in a message or a log line.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import socket
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from tenacity import (
@@ -26,7 +29,7 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
-from readerd.errors import SourceAuthError, SourceError
+from readerd.errors import SourceAuthError, SourceError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +37,6 @@ log = logging.getLogger(__name__)
 #: while a sync was paging can carry an older timestamp than the newest one it saw.
 OVERLAP = timedelta(seconds=60)
 _MESSAGE_KEYS = ("error", "error_description", "message", "detail")  # in that order
-
-
-class TransientError(SourceError):
-    """429, 5xx or a network failure: retried at once with backoff, later by the daemon."""
 
 
 def parse_time(value: object) -> datetime | None:
@@ -88,6 +87,48 @@ def next_cursor(
     return max(newest, since) if since is not None else newest
 
 
+def where(url: str) -> str:
+    """`host:port` of a URL (the port only when the URL names one)."""
+    parts = urlsplit(url)
+    host = parts.hostname or url
+    host = f"[{host}]" if ":" in host else host
+    try:
+        return f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return host
+
+
+_ERRNO_WORDS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ENETUNREACH: "network unreachable",
+    errno.ETIMEDOUT: "timed out",
+}
+
+
+def network_problem(exc: BaseException, url: str, timeout: float | None = None) -> str:
+    """`cannot connect to linkding.lan:9090: connection refused`, and the like, in plain words."""
+    if isinstance(exc, httpx.TimeoutException):
+        limit = f" within {timeout:g} s" if timeout else ""
+        return f"no answer from {where(url)}{limit} (timeout)"
+    seen: BaseException | None = exc
+    reason = ""
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return f"cannot connect to {where(url)}: host name not found"
+        if isinstance(seen, OSError) and seen.errno in _ERRNO_WORDS:
+            reason = _ERRNO_WORDS[seen.errno]
+            break
+        if isinstance(seen, OSError) and not reason:
+            reason = seen.strerror or str(seen)
+        seen = seen.__cause__ or seen.__context__
+    verb = "cannot connect to" if isinstance(exc, httpx.ConnectError) else "connection to"
+    if not isinstance(exc, httpx.ConnectError) and not reason:
+        reason = "failed: " + (one_line(exc, 120) or type(exc).__name__)
+    return f"{verb} {where(url)}: {reason or 'connection failed'}"
+
+
 def one_line(text: object, limit: int = 200) -> str:
     """Whitespace collapsed, at most `limit` characters."""
     return " ".join(str(text).split())[:limit]
@@ -124,9 +165,13 @@ def error_for(
         return TransientError(f"{service}: rate limited: {detail} retry after {wait}s")
     if status >= 500:
         return TransientError(f"{service}: {action} failed: {detail}")
-    error = SourceError(f"{service}: {action} failed: {detail}")
-    error.retryable = False  # a 4xx request error fails the same way next time
-    return error
+    # a 4xx request error fails the same way next time
+    return SourceError(f"{service}: {action} failed: {detail}", retryable=False)
+
+
+#: How a service turns a failed response into its SourceError: (response, action, secrets).
+#: Return a TransientError for what is worth retrying at once.
+ErrorMapper = Callable[[httpx.Response, str, Sequence[str]], SourceError]
 
 
 @dataclass(frozen=True)
@@ -137,6 +182,10 @@ class ClientOptions:
     user_agent: str = "readerd"
     attempts: int = 4
     wait: wait_base | None = None  # tenacity wait between attempts; None: exponential
+
+    def once(self) -> ClientOptions:
+        """The same options with a single attempt: for `readerd doctor`, which must be quick."""
+        return replace(self, attempts=1)
 
     def client(self, service: str, secrets: Iterable[str] = ()) -> ServiceClient:
         """A new session for one sync against `service`; `secrets` never reach a log."""
@@ -162,8 +211,12 @@ class ServiceClient:
         attempts: int,
         wait: wait_base | None,
         secrets: Iterable[str] = (),
+        errors: ErrorMapper | None = None,
     ) -> None:
         self.service = service
+        self._errors: ErrorMapper = errors or (
+            lambda response, action, secrets: error_for(service, action, response, secrets)
+        )
         self.attempts = attempts
         self.wait = wait if wait is not None else wait_exponential(multiplier=0.5, max=8)
         self.secrets = [s for s in secrets if s]
@@ -203,7 +256,7 @@ class ServiceClient:
     def decode(self, response: httpx.Response, action: str) -> Any:
         """The JSON body of a 2xx response, else the matching SourceError."""
         if response.status_code >= 300:
-            raise error_for(self.service, action, response, self.secrets)
+            raise self._errors(response, action, self.secrets)
         try:
             return response.json()
         except ValueError:
@@ -215,15 +268,14 @@ class ServiceClient:
     async def _send_once(self, method: str, url: str, action: str, **kwargs: Any) -> httpx.Response:
         try:
             response = await self._client.request(method, url, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"{self.service}: {action} failed: timeout: {exc!r}") from None
         except httpx.TransportError as exc:
-            message = f"{self.service}: {action} failed: network: {exc!r}"
-            raise TransientError(message[:300]) from None
+            timeout = self._client.timeout.read
+            problem = network_problem(exc, url, timeout)
+            raise TransientError(f"{self.service}: {problem}"[:300]) from None
         if self.first_date is None:
             self.first_date = server_time(response)
         if response.status_code == 429 or response.status_code >= 500:
-            raise error_for(self.service, action, response, self.secrets)
+            raise self._errors(response, action, self.secrets)
         return response
 
     def _log_retry(self, state: RetryCallState) -> None:

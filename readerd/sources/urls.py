@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
+
+from readerd.results import LinkState, SavedLink
+from readerd.text.urls import other_scheme, redact_userinfo
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -29,18 +33,24 @@ def normalize_url(url: str) -> str | None:
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
-    if parts.username is not None:
-        netloc = f"{parts.netloc.rpartition('@')[0]}@{netloc}"
+    if parts.username is not None:  # kept (it is refused at fetch), its secret masked
+        userinfo = redact_userinfo(f"x://{parts.netloc.rpartition('@')[0]}@")[4:-1]
+        netloc = f"{userinfo}@{netloc}"
     fragment = parts.fragment if parts.fragment.startswith(("!", "/")) else ""
     return urlunsplit((scheme, netloc, parts.path or "/", parts.query, fragment))
 
 
 @dataclass
 class UrlList:
-    """URLs read from a text list, and the lines that were not http(s) URLs."""
+    """URLs read from a text list, and the lines that were not http(s) URLs.
+
+    `refused` holds the skipped lines that are URLs of another scheme (file:, ftp:,
+    javascript:, mailto:…), userinfo masked: they are kept as failed items.
+    """
 
     urls: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
 
 
 def parse_url_list(text: str) -> UrlList:
@@ -63,5 +73,25 @@ def parse_url_list(text: str) -> UrlList:
         if normalize_url(candidate):
             result.urls.append(candidate)
         else:
-            result.skipped.append(raw.strip())
+            result.skipped.append(redact_userinfo(raw.strip()))
+            if other_scheme(candidate):
+                result.refused.append(redact_userinfo(candidate))
     return result
+
+
+def unsupported_link(
+    source: str, url: str, *, state: LinkState = LinkState.UNREAD, **times: datetime | None
+) -> SavedLink | None:
+    """A SavedLink for a URL of another scheme than http(s), kept as a failed item; else None."""
+    scheme = other_scheme(url)
+    if scheme is None:
+        return None
+    safe = redact_userinfo(url.strip())
+    return SavedLink(
+        source=source,
+        source_id=safe,
+        url=safe,
+        state=state,
+        problem=f"unsupported scheme: {scheme} (readerd reads http and https links only)",
+        **times,  # type: ignore[arg-type]
+    )

@@ -42,7 +42,8 @@ def entry_to_link(entry: Mapping[str, Any]) -> SavedLink | None:
     url = str(entry.get("url") or entry.get("given_url") or "").strip()
     if entry.get("id") in (None, "") or not url:
         return None
-    tags = entry.get("tags") if isinstance(entry.get("tags"), list) else []
+    tags = entry.get("tags")
+    tags = tags if isinstance(tags, list) else []
     names = (str(t.get("label", "")).strip() for t in tags if isinstance(t, Mapping))
     content = _html(entry)
     archived = str(entry.get("is_archived", "0")).lower() in ("1", "true")
@@ -128,13 +129,22 @@ class WallabagSource:
                 page += 1
         return SyncBatch(list(seen.values()), _cursor(seen.values(), client.first_date, since))
 
-    async def _page(self, client: ServiceClient, since: str | None, page: int) -> Any:
+    async def check(self) -> str:
+        """A token for these credentials, then one page of one entry; SourceError if refused."""
+        secrets = [self._grant["client_secret"], self._grant["password"]]
+        async with self.options.once().client(SERVICE, secrets=secrets) as client:
+            parse_entries_page(await self._page(client, None, 1, per_page=1))
+        return f"wallabag {self.base_url}, logged in as {self._grant['username']}"
+
+    async def _page(
+        self, client: ServiceClient, since: str | None, page: int, per_page: int | None = None
+    ) -> Any:
         params = {
             "sort": "updated",
             "order": "asc",
             "detail": "full",
             "page": page,
-            "perPage": self.page_size,
+            "perPage": per_page or self.page_size,
             "since": since if since and since.isdigit() else 0,
         }
         url = f"{self.base_url}/api/entries.json"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -10,15 +9,9 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from readerd.environment import database_url, default_data_dir
+
 SAMPLES_DIR = Path(__file__).parent / "samples"
-
-
-def default_data_dir() -> Path:
-    """systemd's StateDirectory, else $XDG_DATA_HOME/readerd, else ~/.local/share/readerd."""
-    if state := os.environ.get("STATE_DIRECTORY"):
-        return Path(state.split(":")[0])
-    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(xdg) / "readerd"
 
 
 CommaList = Annotated[list[str], NoDecode]
@@ -36,7 +29,11 @@ class Settings(BaseSettings):
     database_url: str | None = None
 
     # --- source
-    source: Literal["folder", "pocket", "wallabag", "linkding", "karakeep", "readeck"] = "folder"
+    # Unset (and no READERD_FOLDER): the quick start, the bundled samples into an empty
+    # library only. "none": imports only, nothing is synced.
+    source: Literal["folder", "pocket", "wallabag", "linkding", "karakeep", "readeck", "none"] = (
+        "folder"
+    )
     folder: Path = SAMPLES_DIR
     pocket_url: str = "https://getpocket.com"
     pocket_consumer_key: SecretStr | None = None
@@ -53,6 +50,9 @@ class Settings(BaseSettings):
     karakeep_api_key: SecretStr | None = None
     readeck_url: str | None = None
     readeck_token: SecretStr | None = None
+    # Write-back to the source (store/writeback.py): off, readerd's tags, or tags and archiving.
+    writeback: Literal["off", "tags", "tags+archive"] = "off"
+    writeback_rate: float = Field(default=2.0, gt=0)  # requests per second to the source
 
     # --- fetch
     fetch_allow: CommaList = Field(default_factory=list)
@@ -83,6 +83,22 @@ class Settings(BaseSettings):
     llm_price_in: float | None = Field(default=None, ge=0)
     llm_price_out: float | None = Field(default=None, ge=0)
     llm_daily_token_budget: int | None = Field(default=None, ge=1)
+
+    # --- embeddings for `search --semantic` and `ask` (opt-in): any /v1/embeddings endpoint.
+    # The key defaults to the LLM's; prefixes are what some models want before a query
+    # or a document (nomic-embed-text: "search_query: " and "search_document: ").
+    embed_base_url: str | None = None
+    embed_model: str | None = None
+    embed_api_key: SecretStr | None = None
+    embed_dimensions: int | None = Field(default=None, ge=1)
+    embed_query_prefix: str = ""
+    embed_document_prefix: str = ""
+    embed_max_chars: int = Field(default=2000, ge=200)  # readerd caps the input itself
+
+    @property
+    def use_embeddings(self) -> bool:
+        """True when an embeddings endpoint and model are configured."""
+        return bool(self.embed_base_url and self.embed_model)
 
     @field_validator("llm_price_in", "llm_price_out", "llm_daily_token_budget", mode="before")
     @classmethod
@@ -181,12 +197,15 @@ class Settings(BaseSettings):
             raise ValueError("must be 'auto' or an ISO 639-1 code such as 'es'")
         return value
 
+    @property
+    def quick_start(self) -> bool:
+        """True when neither READERD_SOURCE nor READERD_FOLDER is set: the bundled samples."""
+        return not ({"source", "folder"} & self.model_fields_set)
+
     @cached_property
     def db_url(self) -> str:
         """The SQLAlchemy URL of the database."""
-        if self.database_url:
-            return self.database_url
-        return f"sqlite:///{self.data_dir / 'readerd.db'}"
+        return database_url(self.database_url, self.data_dir)
 
     @property
     def use_llm(self) -> bool:
@@ -195,16 +214,38 @@ class Settings(BaseSettings):
             return False
         if self.analyzer == "openai":
             return True
-        return bool(self.llm_model and (self.llm_base_url or self.llm_api_key))
+        # An endpoint set is a wish for the LLM, model or not (see readerd/llm_model.py).
+        return bool(self.llm_base_url or (self.llm_model and self.llm_api_key))
 
     def secrets(self) -> list[str]:
-        """Configured secret values, for log redaction."""
-        found = [self.pocket_consumer_key, self.pocket_access_token, self.llm_api_key,
-                 self.smtp_password, self.wallabag_client_secret, self.wallabag_password,
-                 self.linkding_token, self.karakeep_api_key, self.readeck_token]
-        return [s.get_secret_value() for s in found if s and s.get_secret_value()]
+        """Configured secret values, for log redaction: every SecretStr field that is set."""
+        values = (getattr(self, name) for name in type(self).model_fields)
+        return [
+            v.get_secret_value()
+            for v in values
+            if isinstance(v, SecretStr) and v.get_secret_value()
+        ]
 
 
 def load_settings(**overrides: object) -> Settings:
     """Build the settings from the environment, .env and explicit overrides."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def load_checked_settings() -> Settings:
+    """The settings from the environment and .env, or a ConfigError naming every bad one.
+
+    The one loader of every command (the CLI's context, doctor and status alike).
+    """
+    from pydantic import ValidationError
+
+    from readerd.errors import ConfigError
+
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"READERD_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"config: {problems}") from None

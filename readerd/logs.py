@@ -17,7 +17,16 @@ FORMAT = "%(levelname)s %(name)s: %(message)s"
 TTY_FORMAT = "%(asctime)s " + FORMAT  # journald adds the time itself
 MASK = "***"
 MIN_SECRET_CHARS = 4  # shorter values would blank out ordinary words
-NOISY = ("httpx", "httpcore", "openai", "trafilatura", "htmldate", "courlan", "apscheduler")
+NOISY = (
+    "httpx",
+    "httpcore",
+    "openai",
+    "trafilatura",
+    "htmldate",
+    "courlan",
+    "apscheduler",
+    "alembic",
+)
 _SECRET_ENV = re.compile(r"^(READERD|OPENAI)_\w*(KEY|TOKEN|SECRET|PASSWORD|PASSWD)$", re.IGNORECASE)
 _SECRET_NAMES = (
     r"api[_-]?key|access[_-]?token|refresh[_-]?token|consumer[_-]?key|client[_-]?secret"
@@ -89,15 +98,6 @@ def secrets_from_environment(environ: dict[str, str] | None = None) -> list[str]
     return [value for name, value in env.items() if _SECRET_ENV.search(name) and value]
 
 
-def _secrets_from_settings() -> list[str]:
-    try:
-        from readerd.config import load_settings
-
-        return load_settings().secrets()
-    except Exception:  # bad settings are reported elsewhere; redact what the env has
-        return []
-
-
 def redact(text: str) -> str:
     """Redact `text` with the process-wide redactor (for output that is not a log line)."""
     return REDACTOR(text)
@@ -108,10 +108,14 @@ def add_secrets(secrets: Iterable[str]) -> None:
     REDACTOR.add(secrets)
 
 
-def setup_logging(level: str = "WARNING", secrets: Iterable[str] | None = None) -> None:
-    """One stderr handler on the root logger with a redacting formatter; replaces others."""
+def setup_logging(level: str = "WARNING", secrets: Iterable[str] = ()) -> None:
+    """One stderr handler on the root logger with a redacting formatter; replaces others.
+
+    `secrets` are the settings' (the settings are built once, by the caller, and their
+    secrets also join the redactor when cli.context loads them).
+    """
     REDACTOR.add(secrets_from_environment())
-    REDACTOR.add(_secrets_from_settings() if secrets is None else secrets)
+    REDACTOR.add(secrets)
     numeric = logging.getLevelName(level.strip().upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO

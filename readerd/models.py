@@ -110,10 +110,32 @@ class LinkTag(SQLModel, table=True):
     """A tag on a link; `origin` keeps the service's tags apart from the analyser's."""
 
     __tablename__ = "link_tag"
+    __table_args__ = (Index("ix_link_tag_tag", "tag_id", "link_id"),)  # uses per tag
 
     link_id: int = Field(primary_key=True, foreign_key="link.id", ondelete="CASCADE")
     tag_id: int = Field(primary_key=True, foreign_key="tag.id", ondelete="CASCADE")
     origin: str = Field(default=TagOrigin.AI, primary_key=True)
+
+
+class TagAlias(SQLModel, table=True):
+    """A spelling the analyser proposed (or a merge folded away) and the tag it means.
+
+    store/tagging.py matches new spellings against these, so a typo'd tag never forks again.
+    """
+
+    __tablename__ = "tag_alias"
+
+    alias: str = Field(primary_key=True)
+    tag_id: int = Field(foreign_key="tag.id", ondelete="CASCADE", index=True)
+
+
+class PassageSource(SQLModel, table=True):
+    """Which text of an article the passage index (passage_search, FTS5) was built from."""
+
+    __tablename__ = "passage_source"
+
+    link_id: int = Field(primary_key=True, foreign_key="link.id", ondelete="CASCADE")
+    content_hash: str
 
 
 class SourceState(SQLModel, table=True):
@@ -140,6 +162,7 @@ class LLMCallLog(SQLModel, table=True):
     mode: str
     tokens_in: int = 0
     tokens_out: int = 0
+    tokens_cached: int = 0  # prompt tokens the server reused from its prefix cache
     latency_ms: int = 0
     outcome: str
     error: str | None = None
@@ -177,3 +200,55 @@ class DigestOutbox(SQLModel, table=True):
     window_start: NaiveDatetime | None = None  # analysed after this; None: no floor
     created_at: NaiveDatetime = Field(default_factory=utcnow)  # also the window's end
     sent_at: NaiveDatetime | None = None
+
+
+class WritebackState(StrEnum):
+    """Where a tag readerd means to write to a source stands (the ledger's `state`)."""
+
+    PENDING = "pending"  # to be added at next_attempt_at
+    SENT = "sent"  # sent, the reply not yet recorded (a crash in between: see reconcile)
+    ADDED = "added"  # readerd added it, and it was there when last seen
+    REMOVE = "remove"  # readerd's, no longer wanted: taken off if still there
+    TOMBSTONE = "tombstone"  # the user removed readerd's tag at the source: never re-added
+    HUMAN = "human"  # the user has it too (before readerd, or put back): the user's, not ours
+    FAILED = "failed"  # gave up after the attempts allowed
+    GONE = "gone"  # the remote item no longer exists (404)
+
+
+class WritebackTag(SQLModel, table=True):
+    """The write-back ledger: one tag readerd put (or means to put) on one remote item.
+
+    readerd removes only tags found here in state ADDED/REMOVE; a tag the user removed
+    (TOMBSTONE) or has by hand (HUMAN) stays here so that it is never written again.
+    """
+
+    __tablename__ = "writeback_tag"
+    __table_args__ = (
+        UniqueConstraint("source", "remote_id", "tag_key", name="uq_writeback_tag"),
+        Index("ix_writeback_due", "source", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    remote_id: str
+    link_id: int | None = Field(default=None, foreign_key="link.id", ondelete="SET NULL")
+    tag: str  # as the service spells it
+    tag_key: str  # the service's matching key (Linkding: case-folded)
+    state: str = WritebackState.PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt_at: NaiveDatetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class WritebackSource(SQLModel, table=True):
+    """Write-back per source: paused on 401/403, held back by a Retry-After, last run."""
+
+    __tablename__ = "writeback_source"
+
+    source: str = Field(primary_key=True)
+    paused: str | None = None  # why (the server's refusal), until `readerd writeback` runs
+    not_before: NaiveDatetime | None = None  # the server's Retry-After
+    last_run_at: NaiveDatetime | None = None
+    last_result: str | None = None

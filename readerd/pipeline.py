@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from readerd import llm_usage, store
+from readerd import store
 from readerd.analyze import Analyzer, make_analyzer
 from readerd.analyze.breaker import CircuitBreaker
 from readerd.config import Settings
@@ -35,15 +36,17 @@ from readerd.errors import (
     StoreError,
     UnsupportedContentError,
 )
+from readerd.extract.sandbox import ExtractionPool
 from readerd.fetch import fetch_page, make_fetch_client
 from readerd.models import Stage, Status, utcnow
 from readerd.results import Analysis, ArticleInput, FetchedPage
-from readerd.sandbox import ExtractionPool
 from readerd.sources import Source, make_source
+from readerd.store import usage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 DUE_BATCH = 200
+WRITE_BATCH = 100  # writes per transaction, at most (store.save_batch)
 
 
 @dataclass
@@ -54,6 +57,7 @@ class SyncReport:
     deleted: int = 0
     unchanged: int = 0
     cursor: str | None = None
+    note: str | None = None  # why nothing was synced (imports only, samples not wanted)
 
 
 @dataclass
@@ -65,12 +69,16 @@ class ProcessReport:
     skipped_unchanged: int = 0
     llm_stopped: str | None = None  # why the LLM stage stopped for this run
     errors: list[str] = field(default_factory=list)
+    # Seconds spent per stage, summed over the items in flight at once: where the time went.
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 async def sync_links(
     settings: Settings, engine: Engine, source: Source | None = None
 ) -> SyncReport:
     """Pull what changed since the stored cursor; the cursor moves only with the links."""
+    if source is None and (note := _nothing_to_sync(settings, engine)):
+        return SyncReport(settings.source, note=note)
     source = source or make_source(settings)
     since = store.get_cursor(engine, source.name)
     try:
@@ -91,6 +99,18 @@ async def sync_links(
     return SyncReport(
         source.name, upsert.new, upsert.updated, upsert.deleted, upsert.unchanged, batch.cursor
     )
+
+
+def _nothing_to_sync(settings: Settings, engine: Engine) -> str | None:
+    """Why this sync reads nothing: imports only, or samples the library must not get."""
+    if settings.source == "none":
+        return "READERD_SOURCE=none: imports only, nothing to sync"
+    if settings.quick_start and store.has_links_beyond(engine, "folder"):
+        return (
+            "no source configured; the bundled samples go only into an empty library. "
+            "Set READERD_SOURCE (or READERD_SOURCE=none for imports only)"
+        )
+    return None
 
 
 @contextmanager
@@ -130,11 +150,61 @@ class Processor:
         self._llm_resume_at: datetime | None = None  # None: due again at the next run
         self._model_checked = False
         self._model_lock = asyncio.Lock()
+        # Articles and analyses wait here for the writer, which commits all that is
+        # ready in one transaction; each waiter learns its outcome only after the commit.
+        self._ready: list[tuple[store.ArticleWrite | store.AnalysisWrite, asyncio.Future[str]]] = []
+        self._committing: asyncio.Task[None] | None = None
 
     async def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
-        with _database_errors():
+        with _database_errors(), self._timed("database"):
             return await loop.run_in_executor(self._writer, partial(fn, *args, **kwargs))
+
+    async def _save(self, write: store.ArticleWrite | store.AnalysisWrite) -> str:
+        """Store an article or an analysis with whatever else is ready; its content hash."""
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._ready.append((write, future))
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.create_task(self._commit_ready())
+        with _database_errors():
+            return await future
+
+    async def _settled(self) -> None:
+        """Wait until every write handed to the writer so far is committed."""
+        while self._ready or (self._committing is not None and not self._committing.done()):
+            if self._committing is None or self._committing.done():
+                self._committing = asyncio.create_task(self._commit_ready())
+            await asyncio.shield(self._committing)
+
+    async def _commit_ready(self) -> None:
+        """Commit the ready writes, WRITE_BATCH at a time, until none is left."""
+        while self._ready:
+            taken, self._ready = self._ready[:WRITE_BATCH], self._ready[WRITE_BATCH:]
+            try:
+                written = await self._write(store.save_batch, self.engine, [w for w, _ in taken])
+            except BaseException as exc:  # the whole batch failed: every waiter hears it
+                for _, future in taken:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, future), outcome in zip(taken, written, strict=True):
+                if future.done():  # its worker was cancelled (a stop): nothing to tell
+                    continue
+                if outcome.error is not None:
+                    future.set_exception(outcome.error)
+                else:
+                    future.set_result(outcome.content_hash or "")
+
+    @contextmanager
+    def _timed(self, stage: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            spent = time.monotonic() - started
+            self.report.seconds[stage] = self.report.seconds.get(stage, 0.0) + spent
 
     async def run(self) -> ProcessReport:
         """Process every due link until none is left (or stop is set)."""
@@ -186,10 +256,12 @@ class Processor:
         stage = "fetch"
         try:
             if due.stage in (Stage.FETCH, Stage.EXTRACT):
-                page = await self._fetch(due, client)
+                with self._timed("fetch"):
+                    page = await self._fetch(due, client)
                 stage = "extract"
-                extracted = await self._extraction.extract(page)
-                await self._write(store.save_article, self.engine, due.id, page, extracted)
+                with self._timed("extract"):
+                    extracted = await self._extraction.extract(page)
+                await self._save(store.ArticleWrite(due.id, page, extracted))
             stage = "analyze"
             return await self._analyze(due.id)
         except StoreError:
@@ -199,9 +271,8 @@ class Processor:
             self.report.unsupported += 1
             return "unsupported"
         except ReaderdError as exc:
-            retry_after = getattr(exc, "retry_after", None)
-            if retry_after:  # rate limited: come back later without spending an attempt
-                until = utcnow() + timedelta(seconds=float(retry_after))
+            if exc.retry_after:  # rate limited: come back later without spending an attempt
+                until = utcnow() + timedelta(seconds=exc.retry_after)
                 await self._write(store.defer, self.engine, due.id, until, str(exc))
                 self.report.retry += 1
                 return "deferred"
@@ -244,11 +315,16 @@ class Processor:
             vocabulary=tuple(vocabulary),
             summary_language=self.settings.summary_language,
         )
+        waiting = time.monotonic()
         async with self._llm_slots:
+            self.report.seconds["analyze wait"] = (
+                self.report.seconds.get("analyze wait", 0.0) + time.monotonic() - waiting
+            )
             if not await self._llm_ready():  # the budget may have run out while this one waited
                 return await self._wait_for_llm(link_id)
-            analysis = await self._run_analyzer(link_id, request)
-        await self._write(store.save_analysis, self.engine, link_id, analysis, article.content_hash)
+            with self._timed("analyze"):
+                analysis = await self._run_analyzer(link_id, request)
+        await self._save(store.AnalysisWrite(link_id, analysis, article.content_hash))
         self.report.done += 1
         return "done"
 
@@ -257,7 +333,7 @@ class Processor:
         try:
             analysis = await self.analyzer.analyze(request)
         except AnalysisError as exc:
-            await self._write(store.log_llm_calls, self.engine, link_id, getattr(exc, "calls", []))
+            await self._write(store.log_llm_calls, self.engine, link_id, exc.calls)
             if isinstance(exc, LLMUnavailableError):
                 self._stop_llm(str(exc))
             elif isinstance(exc, LLMOutageError) and (reason := self._breaker.failure(str(exc))):
@@ -272,25 +348,23 @@ class Processor:
             return not self._llm_stopped
         budget = self.settings.llm_daily_token_budget
         if budget:
-            used = await self._write(llm_usage.tokens_today, self.engine)
+            await self._settled()  # the analyses still waiting for the writer count too
+            used = await self._write(usage.tokens_today, self.engine)
             if used >= budget:
                 reason = (
                     f"llm: daily token budget spent ({used} of {budget} tokens today); "
                     "analysis resumes tomorrow"
                 )
-                self._stop_llm(reason, resume_at=llm_usage.next_day_start())
+                self._stop_llm(reason, resume_at=usage.next_day_start())
                 return False
         await self._check_model()
         return not self._llm_stopped
 
     async def _check_model(self) -> None:
         """Once per run, before the first LLM request: does the endpoint serve the model?"""
-        check = getattr(self.analyzer, "check_model", None)
-        if check is None:
-            return
         async with self._model_lock:
             if not self._model_checked:
-                problem = await check()
+                problem = await self.analyzer.check_model()
                 self._model_checked = True
                 if problem:
                     self._stop_llm(problem)

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, NotRequired, TypedDict
+
+#: What `list --status` accepts: the stored statuses and the words the table shows.
+LIST_STATUSES = ("pending", "retry", "done", "failed", "unsupported", "deleted")
 
 
 class LinkState(StrEnum):
@@ -33,6 +37,9 @@ class SavedLink:
     # readerd does not refetch it.
     content: bytes | None = None
     content_type: str | None = None
+    # Why readerd will never read it (e.g. "unsupported scheme: file"): it is stored as a
+    # failed item, so the user sees what was refused instead of losing it silently.
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,3 +118,238 @@ class LLMCall:
     latency_ms: int
     outcome: str  # "ok", "invalid", "missing", "error"
     error: str | None = None
+    tokens_cached: int = 0  # prompt tokens the server reused from its cache, where it says
+
+
+class AnalysisInfo(TypedDict):
+    """How a link's current analysis was made (in `show`)."""
+
+    analyzer: str
+    model: str
+    prompt_version: str
+    tokens_in: int
+    tokens_out: int
+    latency_ms: int
+    coverage: float
+    analyzed_at: str | None
+
+
+class LinkView(TypedDict):
+    """One link as `list`, `show`, `search` (and their --json) and the digest show it.
+
+    A TypedDict, not a dataclass: the JSON documents are these dicts as they are, and
+    the type checker still knows every key.
+    """
+
+    id: int
+    url: str
+    title: str | None  # the user's title from the source, else the page's
+    page_title: str | None  # the title extracted from the page
+    site_name: str | None
+    author: str | None
+    published: str | None
+    language: str | None
+    word_count: int
+    reading_minutes: int
+    tags: list[str]
+    source_tags: list[str]
+    ai_tags: list[str]
+    summary: str | None
+    key_points: list[str]
+    summary_language: str | None
+    status: str
+    stage: str
+    state: str
+    deleted: bool
+    attempts: int
+    next_attempt_at: str | None
+    last_error: str | None
+    source: str
+    added_at: str | None
+    processed_at: str | None
+    analysis: NotRequired[AnalysisInfo | None]  # show only
+    text: NotRequired[str | None]  # show only
+    snippet: NotRequired[str]  # search only: the best passage, matches in [brackets]
+
+
+class TagCount(TypedDict):
+    """One tag of `readerd tags`: links carrying it, by either origin and by each."""
+
+    tag: str
+    count: int
+    ai: int
+    source: int
+
+
+class UsageTotals(TypedDict):
+    """Requests and tokens of some LLM calls, and their cost (None when no price is set)."""
+
+    requests: int
+    tokens_in: int
+    tokens_out: int
+    cost: float | None
+
+
+class DayUsage(UsageTotals):
+    """`readerd llm-log --by day`: one local day."""
+
+    date: str
+
+
+class LinkUsage(UsageTotals):
+    """`readerd llm-log --by article`: one article, and when it was last analysed."""
+
+    link_id: int
+    last: str
+
+
+class TodayUsage(UsageTotals):
+    """Today's totals and the daily token budget with what is left of it."""
+
+    date: str
+    budget: int | None
+    budget_left: int | None
+
+
+class CallRow(TypedDict):
+    """One logged LLM request, as `readerd llm-log` shows it."""
+
+    id: int | None
+    time: str
+    link_id: int | None
+    model: str
+    host: str
+    prompt_version: str
+    mode: str
+    tokens_in: int
+    tokens_out: int
+    tokens_cached: int
+    latency_ms: int
+    outcome: str
+    error: str | None
+    cost: float | None
+
+
+class DigestRow(TypedDict):
+    """One digest of `readerd digest --list`: a (date, recipient) row of the outbox."""
+
+    date: str
+    recipient: str
+    status: str
+    items: int
+    more: int
+    subject: str
+    message_id: str
+    attempts: int
+    last_error: str | None
+    created_at: str | None
+    sent_at: str | None
+    next_attempt_at: str | None
+
+
+class SourceCursor(TypedDict):
+    """`readerd stats`: where a source's incremental sync stands."""
+
+    source: str
+    cursor: str | None
+    last_sync_at: str | None
+    last_result: str | None
+
+
+class LibraryStats(TypedDict):
+    """`readerd stats`: the library's counts, words, tokens and source cursors."""
+
+    links: int
+    by_status: dict[str, int]
+    by_stage: dict[str, int]
+    deleted: int
+    languages: dict[str, int]
+    words: int
+    tokens_in: int
+    tokens_out: int
+    sources: list[SourceCursor]
+
+
+class ItemCounts(TypedDict):
+    """`readerd status`: links per status, and per status within each stage."""
+
+    total: int
+    by_status: dict[str, int]
+    by_stage: dict[str, dict[str, int]]
+
+
+class SourceSync(TypedDict):
+    """`readerd status`: a source's last sync and whether it went well."""
+
+    source: str
+    last_sync_at: str | None
+    ok: bool
+    last_result: str | None
+
+
+class RecentError(TypedDict):
+    """`readerd status`: one of the last links that failed or waits for a retry."""
+
+    id: int | None
+    url: str
+    status: str
+    stage: str
+    attempts: int
+    last_error: str
+    next_attempt_at: str | None
+
+
+class TokensToday(TypedDict):
+    """`readerd status`: LLM calls and tokens since midnight UTC."""
+
+    since: str | None
+    calls: int
+    tokens_in: int
+    tokens_out: int
+
+
+class DatabaseSummary(TypedDict):
+    """What `readerd status` shows of the database."""
+
+    items: ItemCounts
+    sources: list[SourceSync]
+    last_errors: list[RecentError]
+    llm_today: TokensToday
+
+
+class TagRow(TagCount):
+    """`readerd tags`: a tag's counts and the tags that look like other spellings of it."""
+
+    similar: list[str]
+
+
+class DaemonSummary(TypedDict):
+    """`readerd status`: whether a daemon holds the lock, and what its state file says."""
+
+    running: bool
+    pid: int | None
+    lock: str
+    state: str
+    status: str | None
+    started_at: str | None
+    stopped_at: str | None
+    jobs: dict[str, dict[str, Any]]  # per job: last_finished, last_result, next_run
+
+
+class DatabaseState(TypedDict):
+    """`readerd status`: which database, and why it cannot be read (None when it can)."""
+
+    url: str
+    error: str | None
+
+
+class StatusReport(TypedDict):
+    """Everything `readerd status` shows; the database's counts only when it could be read."""
+
+    daemon: DaemonSummary
+    database: DatabaseState
+    items: NotRequired[ItemCounts]
+    sources: NotRequired[list[SourceSync]]
+    last_errors: NotRequired[list[RecentError]]
+    llm_today: NotRequired[TokensToday]
+    writeback: NotRequired[list[dict[str, object]]]  # per source, as store.writeback.status

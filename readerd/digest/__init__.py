@@ -15,15 +15,14 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from readerd import llm_usage
 from readerd.config import Settings
-from readerd.digest import outbox
 from readerd.digest.build import Digest, build_digest
 from readerd.digest.feed import entry_from_message, tag_authority, write_feed
 from readerd.digest.render import RenderedDigest, compose_message, message_id, render_digest
 from readerd.digest.send import Mailer, SmtpMailer, missing_settings
 from readerd.errors import MailError
 from readerd.models import DigestOutbox, DigestStatus, utcnow
+from readerd.store import outbox, usage
 
 log = logging.getLogger(__name__)
 GRACE_MINUTES = 1  # a scheduler firing a moment early still builds the day's digest
@@ -126,7 +125,7 @@ def _build(
         exclude=outbox.digested_link_ids(engine, recipient),
         failures_since=since or outbox.last_digest_at(engine, recipient),
     )
-    return replace(digest, cost=llm_usage.cost(settings, digest.tokens_in, digest.tokens_out))
+    return replace(digest, cost=usage.cost(settings, digest.tokens_in, digest.tokens_out))
 
 
 def _queue(

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
-from readerd import library
+from readerd.analyze.wordlists import is_generic_tag
 from readerd.digest.strings import pick_language
 from readerd.models import utcnow
+from readerd.results import LinkView
+from readerd.store import views
+from readerd.text.lines import one_line
 
 MAX_KEY_POINTS = 5
 MAX_FAILED_SHOWN = 8
@@ -103,15 +105,15 @@ def build_digest(
 ) -> Digest:
     """Articles analysed after `since`, minus `exclude`, oldest first, capped and grouped."""
     now = now or utcnow()
-    ids = [i for i in library.analysed_link_ids(engine, since=since, until=now) if i not in exclude]
-    items = [_item(view) for view in library.link_views(engine, ids[:max_items])]
+    ids = [i for i in views.analysed_link_ids(engine, since=since, until=now) if i not in exclude]
+    items = [_item(view) for view in views.link_views(engine, ids[:max_items])]
     failed = [
         _failed(view)
-        for view in library.failed_links(
+        for view in views.failed_links(
             engine, since=failures_since, until=now, limit=MAX_FAILED_COUNTED
         )
     ]
-    tokens_in, tokens_out = library.llm_tokens(engine, since=now - timedelta(days=1), until=now)
+    tokens_in, tokens_out = views.llm_tokens(engine, since=now - timedelta(days=1), until=now)
     return Digest(
         day=day,
         groups=group_items(items),
@@ -129,9 +131,13 @@ def build_digest(
 def group_items(items: list[DigestItem]) -> list[DigestGroup]:
     """Group by each item's strongest tag: the one most items share, AI tags first.
 
-    A group needs two items: the rest go to Other (tag None), which comes last.
+    A group needs two items and a tag that says something ("year" never heads one):
+    the rest go to Other (tag None), which comes last.
     """
-    counts = Counter(tag for item in items for tag in item.tags)
+    languages = tuple(sorted({item.language for item in items if item.language}))
+    counts = Counter(
+        tag for item in items for tag in item.tags if not is_generic_tag(tag, languages)
+    )
     chosen = {
         item.id: _strongest(item.ai_tags, counts) or _strongest(item.tags, counts) for item in items
     }
@@ -150,11 +156,6 @@ def _strongest(tags: list[str], counts: Counter[str]) -> str | None:
     return min(shared, key=lambda t: (-counts[t], t)) if shared else None
 
 
-def one_line(value: str | None) -> str:
-    """Collapse every run of whitespace (CR, LF, tabs included) to one space."""
-    return " ".join((value or "").split())
-
-
 def _split(url: str) -> tuple[str, str]:
     """(scheme, host) of a URL; empty for what does not parse (a source may store anything)."""
     try:
@@ -164,11 +165,11 @@ def _split(url: str) -> tuple[str, str]:
         return "", ""
 
 
-def _site(view: dict[str, Any]) -> str:
+def _site(view: LinkView) -> str:
     return one_line(view.get("site_name")) or _split(view["url"])[1].removeprefix("www.")
 
 
-def _item(view: dict[str, Any]) -> DigestItem:
+def _item(view: LinkView) -> DigestItem:
     # AI tags first: they are the analyser's choice; source tags fill in when there are none.
     tags = list(dict.fromkeys(view["ai_tags"] + view["source_tags"]))
     url = view["url"]
@@ -187,7 +188,7 @@ def _item(view: dict[str, Any]) -> DigestItem:
     )
 
 
-def _failed(view: dict[str, Any]) -> FailedItem:
+def _failed(view: LinkView) -> FailedItem:
     reason = one_line(view["last_error"]) or view["status"]
     if len(reason) > MAX_REASON_CHARS:
         reason = reason[: MAX_REASON_CHARS - 1] + "…"

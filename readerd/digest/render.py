@@ -14,8 +14,9 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from readerd.digest.build import Digest, one_line
+from readerd.digest.build import Digest
 from readerd.digest.strings import STRINGS, long_date, number, short_date
+from readerd.text.lines import one_line
 
 TEMPLATES = Path(__file__).with_name("templates")
 SUBJECT_TITLE_CHARS = 60

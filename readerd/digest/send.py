@@ -22,9 +22,7 @@ class Mailer(Protocol):
 
 def mail_error(message: str, *, retryable: bool) -> MailError:
     """A MailError that says whether a later attempt can help."""
-    error = MailError(message)
-    error.retryable = retryable
-    return error
+    return MailError(message, retryable=retryable)
 
 
 def missing_settings(settings: Settings) -> list[str]:

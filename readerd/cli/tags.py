@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import Engine
 
-from readerd import console
+from readerd.cli import console, context
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from readerd.results import TagRow
 
 HELP = (
     "Show every tag, how many links carry it and from where: 'source' tags come from your "
@@ -41,14 +45,15 @@ def register(app: typer.Typer) -> None:
     app.add_typer(tags_app, name="tags")
 
 
-def tag_rows(engine: Engine) -> list[dict[str, Any]]:
+def tag_rows(engine: Engine) -> list[TagRow]:
     """Every tag with its counts by origin and the tags that look like spellings of it."""
-    from readerd.library import tag_counts
-    from readerd.tags import similar_tags
+    from readerd.results import TagRow
+    from readerd.store.views import tag_counts
+    from readerd.text.tags import similar_tags
 
     rows = tag_counts(engine)
     similar = similar_tags(row["tag"] for row in rows)
-    return [{**row, "similar": similar.get(row["tag"], [])} for row in rows]
+    return [TagRow(**row, similar=similar.get(row["tag"], [])) for row in rows]
 
 
 def show_tags(
@@ -60,22 +65,21 @@ def show_tags(
     """List tags with counts by origin, flagging near-duplicates."""
     if ctx.invoked_subcommand is not None:
         return
-    from readerd.cli import _read_engine
 
-    rows = tag_rows(_read_engine())
+    rows = tag_rows(context.read_engine())
     if as_json:
         console.print_json(rows)
         return
     _print_table(rows)
 
 
-def _print_table(rows: list[dict[str, Any]]) -> None:
+def _print_table(rows: list[TagRow]) -> None:
     if not rows:
         console.out.print("No tags yet.")
         return
     table = Table(pad_edge=False)
-    for name, justify in (("tag", "left"), ("links", "right"), ("ai", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for name in ("tag", "links", "ai"):
+        table.add_column(name, justify="left" if name == "tag" else "right")
     table.add_column("source", justify="right")
     table.add_column("similar to", overflow="fold", max_width=50)
     for row in rows:
@@ -99,11 +103,10 @@ def merge(
     new: Annotated[str, typer.Argument(metavar="NEW", help="The tag to keep (or create).")],
 ) -> None:
     """Relabel every link tagged OLD as NEW, keeping origins; OLD is deleted."""
-    from readerd.cli import _engine, _settings
     from readerd.store import merge_tags
 
-    settings = _settings()
-    count = merge_tags(_engine(settings), old, new)
+    settings = context.settings()
+    count = merge_tags(context.engine(settings), old, new)
     console.out.print(
         f"merged {old!r} into {new.strip()!r}: {count} links relabelled", markup=False
     )

@@ -20,16 +20,22 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from readerd.config import Settings
-from readerd.daemon_state import DaemonRecord
-from readerd.daemon_threads import WorkerThreads
-from readerd.database import make_engine, require_current_schema, upgrade_database
+from readerd.daemon.sdnotify import Notifier, run_watchdog, watchdog_interval
+from readerd.daemon.state import DaemonRecord
+from readerd.daemon.threads import WorkerThreads
 from readerd.errors import MailError, ReaderdError, StoreError
-from readerd.lock import InstanceLock
 from readerd.logs import setup_logging
-from readerd.sdnotify import Notifier, run_watchdog, watchdog_interval
+from readerd.store.database import (
+    make_engine,
+    ping,
+    prepare_directory,
+    require_current_schema,
+    upgrade_database,
+)
+from readerd.store.lock import InstanceLock
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,6 +51,7 @@ def run_daemon(settings: Settings) -> int:
 
     make_source(settings)  # a ConfigError here refuses to start, with its message
     make_analyzer(settings)
+    prepare_directory(settings.data_dir)  # a DataDirError names the path and the problem
     with InstanceLock(settings.data_dir):
         engine = open_database(settings)
         return asyncio.run(Daemon(settings, engine, Notifier()).main())
@@ -116,8 +123,8 @@ class Daemon:
         s, add, now = self.settings, self.scheduler.add_job, datetime.now().astimezone()
         add(self._sync_job, IntervalTrigger(seconds=s.sync_interval), id="sync", next_run_time=now)
         add(self._process_job, IntervalTrigger(seconds=s.process_interval), id="process")
-        if getattr(s, "digest_to", None):
-            hour, minute = (int(part) for part in getattr(s, "digest_at", "07:00").split(":"))
+        if s.digest_to:
+            hour, minute = s.digest_time
             # DIGEST_AT in local time (TZ or /etc/localtime); also at start-up and hourly, so
             # a digest missed while powered off goes out, and a failed send is retried
             # (send_scheduled_digest sends nothing before DIGEST_AT and never twice a day).
@@ -134,7 +141,7 @@ class Daemon:
     def _describe(self) -> str:
         s = self.settings
         digest = (
-            f"digest at {getattr(s, 'digest_at', '?')} {self.scheduler.timezone}"
+            f"digest at {s.digest_at} {self.scheduler.timezone}"
             if self.scheduler.get_job("digest")
             else "no digest (READERD_DIGEST_TO unset)"
         )
@@ -202,10 +209,31 @@ class Daemon:
         from readerd.pipeline import sync_links
 
         report = await self.threads.run(lambda _stop: sync_links(self.settings, self.engine))
-        return (
+        if report.note:  # imports only, or samples a non-empty library must not get
+            return f"ok: {report.note}"
+        result = (
             f"ok: {report.new} new, {report.updated} updated, {report.deleted} deleted, "
             f"{report.unchanged} unchanged"
         )
+        return result + await self._write_back()
+
+    async def _write_back(self) -> str:
+        """The write-back stage after a sync (READERD_WRITEBACK): what it did, or ''."""
+        from readerd.errors import ReaderdError
+        from readerd.writeback import writeback_stage
+
+        try:
+            done = await self.threads.run(
+                lambda _stop: writeback_stage(self.settings, self.engine)
+            )
+        except ReaderdError as exc:
+            log.warning("writeback: %s", exc)
+            return f"; write-back failed: {exc}"
+        if done is None:
+            return ""
+        if done.paused:
+            return f"; write-back paused: {done.paused}"
+        return f"; written back: {done.added} tags added, {done.removed} removed on {done.items}"
 
     async def _process(self) -> str:
         from readerd.pipeline import process_due
@@ -229,18 +257,31 @@ class Daemon:
             log.info("process: %s", summary)
         if report.llm_stopped:
             return f"error: LLM stage stopped: {report.llm_stopped}; {summary}"
+        from readerd.store.passages import refresh_passages
+
+        await asyncio.to_thread(refresh_passages, self.engine)
+        if self.settings.use_embeddings:
+            return await self._embed(summary)
         return f"ok: {summary}"
 
+    async def _embed(self, summary: str) -> str:
+        """The embedding stage after a processing pass: new and changed articles."""
+        from readerd.ask.semantic import embed_library
+        from readerd.errors import AnalysisError
+
+        try:
+            report = await asyncio.to_thread(embed_library, self.settings, self.engine)
+        except AnalysisError as exc:
+            return f"error: {exc}; {summary}"
+        return f"ok: {summary}, {report.embedded} embedded"
+
     async def _digest(self) -> str:
-        def send() -> object:
-            from readerd.digest import send_scheduled_digest  # written by the digest module
+        from readerd.digest import send_scheduled_digest  # imported late: jinja2, smtplib
 
-            return send_scheduled_digest(self.settings, self.engine)
-
-        result = await asyncio.to_thread(send)
-        if getattr(result, "failed", 0) or getattr(result, "errors", None):
+        result = await asyncio.to_thread(send_scheduled_digest, self.settings, self.engine)
+        if result.failed or result.errors:
             raise MailError(f"digest: {str(result)[:300]}")  # logged and recorded by _run_job
-        return "ok" if result is None else f"ok: {str(result)[:300]}"
+        return f"ok: {str(result)[:300]}"
 
     async def _run_job(self, name: str, body: Callable[[], Awaitable[str]]) -> str | None:
         """Run one job body; every failure is logged and recorded, never raised."""
@@ -285,8 +326,7 @@ class Daemon:
     def _database_ok(self) -> bool:
         """The watchdog's health check: SELECT 1 through a (read) engine."""
         try:
-            with self._health_engine.connect() as connection:
-                connection.execute(text("SELECT 1")).scalar_one()
+            ping(self._health_engine)
             return True
         except Exception as exc:
             log.warning("watchdog: database health check failed: %s", exc)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.table import Table
 
-from readerd import console
+from readerd.cli import console, context
 from readerd.errors import ReaderdError
+
+if TYPE_CHECKING:
+    from readerd.results import CallRow, DayUsage, LinkUsage, TodayUsage
 
 LOG_HELP = (
     "Show the LLM requests readerd made, newest first: time, link, model, host, prompt "
@@ -60,25 +64,27 @@ def llm_log(
     ] = False,
 ) -> None:
     """Every LLM request with tokens, latency, outcome and cost; today's totals and budget."""
-    from readerd import llm_usage
-    from readerd.cli import _read_engine, _settings
+    from readerd.store import usage
 
-    settings = _settings()
-    engine = _read_engine()
-    today = llm_usage.today(engine, settings)
+    settings = context.settings()
+    engine = context.read_engine()
+    today = usage.today(engine, settings)
+    rows: Sequence[DayUsage] | Sequence[LinkUsage] | Sequence[CallRow]
+    totals: Sequence[Mapping[str, Any]] = ()
+    calls: Sequence[CallRow] = ()
     if by == "day":
-        rows = llm_usage.usage_by_day(engine, settings, days=limit)
+        rows = totals = usage.usage_by_day(engine, settings, days=limit)
     elif by == "article":
-        rows = llm_usage.usage_by_link(engine, settings, limit=limit)
+        rows = totals = usage.usage_by_link(engine, settings, limit=limit)
     else:
-        rows = llm_usage.call_rows(engine, settings, limit=limit, link_id=link)
+        rows = calls = usage.call_rows(engine, settings, limit=limit, link_id=link)
     if as_json:
         document = {"by": by, "rows": rows} if by else {"calls": rows}
         console.print_json({**document, "today": today})
         return
     priced = today["cost"] is not None
-    _print_totals(rows, by, priced) if by else _print_calls(rows, priced)
-    for total in llm_usage.usage_by_link(engine, settings, link_id=link) if link else []:
+    _print_totals(totals, by, priced) if by else _print_calls(calls, priced)
+    for total in usage.usage_by_link(engine, settings, link_id=link) if link else []:
         line = f"link {link}: {total['requests']} requests, {total['tokens_in']} in + "
         line += f"{total['tokens_out']} out tokens" + (
             f", cost {_money(total['cost'])}" if priced else ""
@@ -87,7 +93,7 @@ def llm_log(
     console.out.print(_footer(today), markup=False)
 
 
-def _print_calls(rows: list[dict[str, Any]], priced: bool) -> None:
+def _print_calls(rows: Sequence[CallRow], priced: bool) -> None:
     if not rows:
         console.out.print("No LLM requests logged.")
         return
@@ -104,7 +110,7 @@ def _print_calls(rows: list[dict[str, Any]], priced: bool) -> None:
     console.out.print(table)
 
 
-def _print_totals(rows: list[dict[str, Any]], by: str, priced: bool) -> None:
+def _print_totals(rows: Sequence[Mapping[str, Any]], by: str, priced: bool) -> None:
     if not rows:
         console.out.print("No LLM requests logged.")
         return
@@ -122,7 +128,7 @@ def _money(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def _footer(today: dict[str, Any]) -> str:
+def _footer(today: TodayUsage) -> str:
     """Today's totals, cost when priced, and the budget left."""
     line = (
         f"today ({today['date']}): {today['requests']} requests, "
@@ -158,10 +164,8 @@ def reprocess(
     ] = False,
 ) -> None:
     """Queue analysed links matching every filter for re-analysis by the next `process`."""
-    from readerd import llm_usage
-    from readerd.cli import _engine, _settings
-    from readerd.library import reprocess_candidates
-    from readerd.store import requeue_for_analysis
+    from readerd.store import requeue_for_analysis, usage
+    from readerd.store.views import reprocess_candidates
 
     if not (model or prompt_version or tag or since or all_):
         raise ReaderdError(
@@ -169,11 +173,11 @@ def reprocess(
             "or --all to re-analyse every analysed link"
         )
     try:
-        start = llm_usage.day_start(llm_usage.parse_day(since)) if since else None
+        start = usage.day_start(usage.parse_day(since)) if since else None
     except ValueError:
         raise ReaderdError(f"reprocess: --since must be a date YYYY-MM-DD, got {since!r}") from None
-    settings = _settings()
-    engine = _engine(settings, write=not dry_run)
+    settings = context.settings()
+    engine = context.engine(settings, write=not dry_run)
     ids = reprocess_candidates(
         engine, model=model, prompt_version=prompt_version, tag=tag, since=start
     )

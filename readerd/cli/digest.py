@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from readerd import console
+from readerd.cli import console, context
 from readerd.errors import ConfigError
-from readerd.models import utcnow
+
+if TYPE_CHECKING:
+    from readerd.results import DigestRow
 
 HELP = (
     "Preview, send or list the daily digest e-mail.\n\n"
@@ -91,11 +94,10 @@ def digest(
 
 
 def _preview(day: date, since: datetime | None, out: Path | None) -> None:
-    from readerd.cli import _engine, _settings
     from readerd.digest import preview_digest
 
-    settings = _settings()
-    rendered = preview_digest(settings, _engine(settings, write=False), day=day, since=since)
+    settings = context.settings()
+    rendered = preview_digest(settings, context.engine(settings, write=False), day=day, since=since)
     if out is None:
         sys.stdout.write(f"Subject: {rendered.subject}\n\n{rendered.text}")
         return
@@ -108,15 +110,14 @@ def _preview(day: date, since: datetime | None, out: Path | None) -> None:
 
 
 def _send(day: date, since: datetime | None) -> None:
-    from readerd.cli import _engine, _settings
     from readerd.digest import send_digest
     from readerd.digest.send import SmtpMailer, missing_settings
 
-    settings = _settings()
+    settings = context.settings()
     if missing := missing_settings(settings):
         raise ConfigError(f"digest: to send e-mail, set {', '.join(missing)}")
     SmtpMailer(settings)  # contradictory settings fail here, before anything is queued
-    result = send_digest(settings, _engine(settings, upgrade=True), day=day, since=since)
+    result = send_digest(settings, context.engine(settings, upgrade=True), day=day, since=since)
     line = f"digest {day.isoformat()}: {result.queued} queued, {result.sent} sent"
     console.out.print(line + (f", {result.failed} failed" if result.failed else ""), markup=False)
     if result.skipped:
@@ -128,18 +129,17 @@ def _send(day: date, since: datetime | None) -> None:
 
 
 def _list(limit: int, as_json: bool) -> None:
-    from readerd.cli import _engine, _settings
-    from readerd.digest.outbox import list_digests
+    from readerd.store.outbox import list_digests
 
-    settings = _settings()
-    rows = list_digests(_engine(settings, write=False), limit=limit)
+    settings = context.settings()
+    rows = list_digests(context.engine(settings, write=False), limit=limit)
     if as_json:
         console.print_json(rows)
     else:
         _print_digests(rows)
 
 
-def _print_digests(rows: list[dict[str, Any]]) -> None:
+def _print_digests(rows: Sequence[DigestRow]) -> None:
     if not rows:
         console.out.print("No digests yet.")
         return
@@ -172,6 +172,8 @@ def _since(value: str | None) -> datetime | None:
     """WHEN as naive UTC (how the database stores times); local time when no zone is given."""
     if value is None:
         return None
+    from readerd.models import utcnow
+
     if match := re.fullmatch(r"\s*(\d+)\s*([hd])\s*", value):
         amount, unit = int(match[1]), match[2]
         delta = timedelta(hours=amount) if unit == "h" else timedelta(days=amount)

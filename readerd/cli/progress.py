@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
 from readerd.config import Settings
-from readerd.library import count_due
 from readerd.pipeline import ProcessReport, process_due
+from readerd.store.views import count_due
 
 
 def run_with_progress(
@@ -30,3 +31,15 @@ def run_with_progress(
             on_item(link_id, outcome)
 
         return asyncio.run(process_due(settings, engine, on_item=advance))
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A bar on an interactive terminal, fed (done, total); a no-op otherwise."""
+    if not sys.stderr.isatty():
+        yield lambda _done, _total: None
+        return
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as progress:
+        task = progress.add_task(label, total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)

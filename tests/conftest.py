@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import io
+import logging
 import os
 import subprocess
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,25 +28,37 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
+#: Commands whose process is the subject (a daemon, its signals, its lock): always a real one.
+SUBPROCESS_ONLY = ("run",)
+
+
 @dataclass
 class ReaderdCLI:
-    """Runs the real `readerd` command in a subprocess with its own data dir and settings."""
+    """Runs the real `readerd` command with its own data dir and settings.
+
+    Most commands run in this process (`readerd.cli.main()` with the environment, working
+    directory, argv and output of a fresh process): a subprocess costs a second of
+    imports. `readerd run` without --once (the daemon) and calls with `real_process=True` run
+    `python -m readerd` for real, for tests where the process itself is the subject.
+    """
 
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
 
     def __call__(
-        self, *args: str, check: bool = True, timeout: float = 120, **extra_env: str
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 120,
+        real_process: bool = False,
+        **extra_env: str,
     ) -> subprocess.CompletedProcess[str]:
         env = {**self.base_env(), **self.env, **extra_env}
-        result = subprocess.run(
-            [sys.executable, "-m", "readerd", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=self.data_dir,
-        )
+        daemon = args[:1] == SUBPROCESS_ONLY and "--once" not in args
+        if real_process or daemon:
+            result = _run_subprocess(args, env, self.data_dir, timeout)
+        else:
+            result = run_in_process(args, env, self.data_dir)
         if check and result.returncode != 0:
             raise AssertionError(
                 f"readerd {' '.join(args)} exited {result.returncode}\n"
@@ -66,6 +83,82 @@ class ReaderdCLI:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "readerd.db"
+
+
+def _run_subprocess(
+    args: tuple[str, ...], env: dict[str, str], cwd: Path, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "readerd", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+    )
+
+
+def run_in_process(
+    args: tuple[str, ...], env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """`readerd ARGS` through readerd.cli.main() here, as a fresh process would see it.
+
+    The environment, working directory, argv, umask, root logger, redactor and learnt LLM
+    profiles are the process's own for the call and put back after it; stdout and stderr
+    are captured; the exit code is main()'s; an escaping exception prints its traceback
+    on stderr and exits 1, as Python does.
+    """
+    from readerd import logs
+    from readerd.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_argv, saved_cwd = dict(os.environ), sys.argv, os.getcwd()
+    saved_umask = os.umask(0o022)
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    saved_redactor = logs.REDACTOR
+    profiles = sys.modules.get("readerd.analyze.openai.profiles")
+    saved_profiles = profiles.PROFILES.snapshot() if profiles else None
+    code: int | str | None = 0
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(cwd)
+        sys.argv = ["readerd", *args]
+        logs.REDACTOR = logs.Redactor()  # a new process knows no secrets yet
+        if profiles:
+            profiles.PROFILES.__init__()  # nor any learnt rung
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+            except SystemExit as exc:
+                code = exc.code
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+        gc.collect()  # as at a process's exit: engines and their SQLite connections close
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        os.chdir(saved_cwd)
+        sys.argv = saved_argv
+        os.umask(saved_umask)
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        logs.REDACTOR = saved_redactor
+        if profiles and saved_profiles is not None:
+            profiles.PROFILES.__init__()
+            profiles.PROFILES.restore(saved_profiles)
+    if code is None:
+        returncode = 0
+    elif isinstance(code, int):
+        returncode = code
+    else:
+        err.write(f"{code}\n")  # sys.exit("message") prints it and exits 1
+        returncode = 1
+    return subprocess.CompletedProcess(
+        ["readerd", *args], returncode, out.getvalue(), err.getvalue()
+    )
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from sqlmodel import Session, select
 
 from readerd import store
 from readerd.config import Settings
-from readerd.database import make_engine, upgrade_database
 from readerd.models import Link
 from readerd.results import Analysis, Extracted, FetchedPage, LLMCall, SavedLink
+from readerd.store.database import make_engine, upgrade_database
 
 if TYPE_CHECKING:  # imported by pytest as a plugin; importing it here too would skip rewriting
     from tests.servers.smtp import SmtpServer, StartServer

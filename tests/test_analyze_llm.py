@@ -13,16 +13,19 @@ from typing import Any
 import pytest
 
 from readerd.analyze import OfflineAnalyzer, OpenAIAnalyzer, ServerProfiles, make_analyzer
-from readerd.analyze.offline import keyword_tags
-from readerd.analyze.prompts import estimate_tokens
+from readerd.analyze.extractive import keyword_tags
+from readerd.analyze.openai.client import Pace, work_units
+from readerd.analyze.tools import validate_arguments
 from readerd.config import Settings
 from readerd.errors import AnalysisError, ConfigError, LLMUnavailableError
 from readerd.results import Analysis, ArticleInput
+from readerd.text.passages import estimate_tokens
 from tests.servers.openai_compat import (
     AnalysisResponder,
     OpenAICompatServer,
     Reply,
     call,
+    completion,
     error_reply,
     summary_args,
     tag_args,
@@ -79,7 +82,7 @@ def test_valid_calls_give_an_analysis_in_one_request(llm_server: OpenAICompatSer
     assert llm_server.request_headers[0]["authorization"] == f"Bearer {KEY}"
 
 
-def test_tool_schemas_bound_every_field(llm_server: OpenAICompatServer) -> None:
+def test_tool_schemas_keep_only_grammar_sized_bounds(llm_server: OpenAICompatServer) -> None:
     llm_server.respond_with(AnalysisResponder())
     analyze(llm_server)
     params = {
@@ -88,9 +91,35 @@ def test_tool_schemas_bound_every_field(llm_server: OpenAICompatServer) -> None:
     tags = params["tag_article"]["properties"]["tags"]
     assert tags["maxItems"] == 5 and tags["items"]["maxLength"] == 40
     summary = params["summarize_article"]["properties"]
-    assert summary["summary"]["maxLength"] == 1200
-    assert summary["key_points"]["maxItems"] == 6 and summary["key_points"]["items"]["maxLength"]
+    # Long text is bounded by max_tokens, not by a maxLength that grammar converters
+    # expand into thousands of rules (llama.cpp refuses the grammar).
+    assert "maxLength" not in summary["summary"]
+    assert "maxLength" not in summary["key_points"]["items"]
+    assert summary["key_points"]["maxItems"] == 6
     assert summary["language"]["pattern"] == "^[a-z]{2}$"
+
+
+def test_every_request_carries_max_tokens_sized_to_its_tools(
+    llm_server: OpenAICompatServer,
+) -> None:
+    llm_server.script(completion({"role": "assistant", "content": "I cannot help."}))
+    llm_server.respond_with(AnalysisResponder())
+    analyze(llm_server)
+    sizes = {
+        frozenset(t["function"]["name"] for t in r.get("tools", [])): r["max_tokens"]
+        for r in llm_server.requests
+    }
+    assert len(llm_server.requests) >= 3 and all("max_tokens" in r for r in llm_server.requests)
+    both = sizes[frozenset({"tag_article", "summarize_article"})]
+    assert sizes[frozenset({"tag_article"})] <= 150 < sizes[frozenset({"summarize_article"})]
+    assert both == sizes[frozenset({"tag_article"})] + sizes[frozenset({"summarize_article"})]
+
+
+def test_an_over_long_summary_is_clamped_at_a_sentence() -> None:
+    sentence = "Solar panels on Spanish roofs doubled in two years. "
+    args = summary_args(summary=sentence * 40)
+    result = validate_arguments("summarize_article", args)
+    assert len(result.summary) <= 1200 and result.summary.endswith("years.")
 
 
 @pytest.mark.parametrize(
@@ -252,12 +281,38 @@ def test_server_error_is_retried_then_succeeds(llm_server: OpenAICompatServer) -
     assert [c.outcome for c in result.calls] == ["error", "ok"]
 
 
-def test_timeout_is_honoured(llm_server: OpenAICompatServer) -> None:
-    llm_server.script(Reply(delay=math.inf))
+def test_timeout_is_honoured_and_tried_once_more(llm_server: OpenAICompatServer) -> None:
+    llm_server.script(Reply(delay=math.inf), Reply(delay=math.inf))
     started = time.monotonic()
     with pytest.raises(AnalysisError, match="timed out after 1 s"):
         analyze(llm_server, llm_timeout=1.0)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 6
+    assert len(llm_server.requests) == 2  # once more after the server had time to finish
+
+
+def test_after_a_timeout_the_retry_waits_for_the_busy_server(
+    llm_server: OpenAICompatServer,
+) -> None:
+    llm_server.script(Reply(delay=math.inf))
+    llm_server.respond_with(AnalysisResponder())
+    started = time.monotonic()
+    result = analyze(llm_server, llm_timeout=1.0)
+    # 1 s timeout, then about 1 s for the abandoned request to finish, then the answer.
+    assert 1.9 <= time.monotonic() - started < 5
+    assert [c.outcome for c in result.calls] == ["error", "ok"]
+    assert result.calls[0].error == "timeout after 1 s"
+
+
+def test_deadlines_shrink_to_the_learnt_speed_of_the_server() -> None:
+    pace = Pace(ceiling=120.0)
+    small = {"messages": [{"role": "user", "content": "x" * 400}], "max_tokens": 120}
+    assert pace.deadline(work_units(small)) == 120.0  # nothing learnt yet: the ceiling
+    pace.learn(units_done=400 / 4 + 100, seconds=2.0, queued=1)  # 10 ms per unit
+    assert pace.deadline(work_units(small)) == 30.0  # floor
+    big = {"messages": [{"role": "user", "content": "x" * 40000}], "max_tokens": 5000}
+    assert 150 > pace.deadline(work_units(big)) > 100 or pace.deadline(work_units(big)) == 120.0
+    pace.in_flight = 2  # a second request waits behind the first on a single-slot server
+    assert pace.deadline(work_units({"max_tokens": 2000})) == 120.0
 
 
 def long_article(words: int) -> str:

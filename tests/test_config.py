@@ -57,3 +57,18 @@ def test_bad_summary_language_is_a_config_error(readerd_cli) -> None:  # type: i
     assert result.returncode == 2
     assert "READERD_SUMMARY_LANGUAGE" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_every_secret_setting_is_redacted_when_set() -> None:
+    """secrets() follows the SecretStr fields: a new secret setting needs no list kept by hand."""
+    from pydantic import SecretStr
+
+    secret_fields = [
+        name
+        for name, field in Settings.model_fields.items()
+        if SecretStr in getattr(field.annotation, "__args__", (field.annotation,))
+    ]
+    assert len(secret_fields) >= 9
+    values = {name: f"secret-value-{i}" for i, name in enumerate(secret_fields)}
+    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    assert sorted(settings.secrets()) == sorted(values.values())

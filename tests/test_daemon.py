@@ -101,7 +101,7 @@ def wait_for(condition: Callable[[], bool], what: str, daemon: Daemon, timeout: 
 
 def state(cli: ReaderdCLI) -> dict:
     """The daemon's state file (what `readerd status` reads), without starting a CLI."""
-    from readerd.daemon_state import StateFile
+    from readerd.daemon.state import StateFile
 
     return StateFile(cli.data_dir).load()
 
@@ -183,7 +183,7 @@ def test_refuses_to_start_on_a_schema_from_the_future(
     readerd_cli: ReaderdCLI, daemon_env: dict[str, str]
 ) -> None:
     from readerd.config import load_settings
-    from readerd.database import make_engine, upgrade_database
+    from readerd.store.database import make_engine, upgrade_database
 
     upgrade_database(make_engine(load_settings(data_dir=readerd_cli.data_dir)))
     with sqlite3.connect(readerd_cli.db_path) as conn:

@@ -6,13 +6,21 @@ import json
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from readerd.cli.doctor import check_database, check_llm, check_smtp, check_source
 from readerd.config import Settings, load_settings
-from readerd.doctor import check_database, check_llm, check_smtp, check_source
 from tests.conftest import ReaderdCLI
-from tests.servers.openai_compat import OpenAICompatServer
+from tests.servers.openai_compat import (
+    AnalysisResponder,
+    OpenAICompatServer,
+    call,
+    tag_args,
+    text_reply,
+    tool_reply,
+)
 from tests.servers.pocket_api import ACCESS_TOKEN, CONSUMER_KEY, PocketServer
 from tests.servers.smtp import PASSWORD, USER, StartServer, smtp_certificates, start_smtp
 
@@ -50,7 +58,7 @@ def test_doctor_all_ok_with_folder_source_and_offline_analyser(
     )
     readerd_cli("db", "upgrade")
     lines = readerd_cli("doctor").stdout.splitlines()
-    assert [line.split(" ", 1)[0] for line in lines] == ["OK", "OK", "OK", "SKIP", "SKIP"]
+    assert [line.split(" ", 1)[0] for line in lines] == ["OK", "OK", "OK", "SKIP", "SKIP", "SKIP"]
     assert lines[0].startswith("OK  config (source folder")
     assert lines[1].startswith("OK  database (sqlite:///") and "writable" in lines[1]
     assert lines[2] == f"OK  source (folder {tmp_path / 'inbox'}, 1 entries)"
@@ -77,7 +85,7 @@ def test_doctor_reports_invalid_config_and_skips_the_rest(readerd_cli: ReaderdCL
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines[0].startswith("FAIL config: READERD_SYNC_INTERVAL: ")
-    assert all(line.startswith("SKIP ") for line in lines[1:]) and len(lines) == 5
+    assert all(line.startswith("SKIP ") for line in lines[1:]) and len(lines) == 6
 
 
 def test_database_check_finds_an_old_schema(readerd_cli: ReaderdCLI, tmp_path: Path) -> None:
@@ -100,7 +108,7 @@ def test_pocket_check_uses_the_credentials(pocket_server: PocketServer, tmp_path
     assert pocket_server.requests[-1].body["count"] == 1
     bad = check_source(settings(tmp_path, **pocket, pocket_access_token="wrong-token"))
     assert bad.state == "FAIL"
-    assert "pocket: not authorised by" in bad.detail and "status=401" in bad.detail
+    assert "pocket: get failed: status=401" in bad.detail and "Invalid access token" in bad.detail
 
 
 def test_pocket_check_reports_an_unreachable_server(tmp_path: Path) -> None:
@@ -113,22 +121,46 @@ def test_pocket_check_reports_an_unreachable_server(tmp_path: Path) -> None:
             pocket_access_token="t",
         )
     )
-    assert (
-        result.state == "FAIL" and "pocket: cannot reach http://127.0.0.1:9/v3/get" in result.detail
+    assert (result.state, result.detail) == (
+        "FAIL",
+        "pocket: cannot connect to 127.0.0.1:9: connection refused",
     )
 
 
 def test_llm_check_asks_the_endpoint_for_its_models(
     llm_server: OpenAICompatServer, tmp_path: Path
 ) -> None:
+    llm_server.respond_with(AnalysisResponder())
     llm = {"analyzer": "openai", "llm_base_url": llm_server.base_url, "llm_api_key": "sk-test"}
     ok = check_llm(settings(tmp_path, **llm, llm_model="test-model"))
-    assert (ok.state, ok.detail) == ("OK", f"test-model at {llm_server.base_url}")
-    missing = check_llm(settings(tmp_path, **llm, llm_model="llama-9000"))
-    assert missing.state == "FAIL"
-    assert missing.detail == (
-        f"model 'llama-9000' is not served by {llm_server.base_url} (it serves: test-model)"
+    assert (ok.state, ok.detail) == (
+        "OK",
+        f"test-model at {llm_server.base_url} (listed); tool choice: required",
     )
+    assert all(r["max_tokens"] <= 150 for r in llm_server.requests)  # a probe costs little
+    host = llm_server.base_url.split("//")[1].removesuffix("/v1")
+    missing = check_llm(settings(tmp_path, **llm, llm_model="llama-9000"))
+    assert (missing.state, missing.detail) == (
+        "FAIL",
+        f"model 'llama-9000' is not served by {host} (test-model)",
+    )
+
+
+def test_llm_check_accepts_what_the_daemon_accepts_and_names_the_working_mode(
+    tmp_path: Path,
+) -> None:
+    def like_llama_cpp(request: dict[str, Any]) -> dict[str, Any]:
+        """Tool calls only for a named tool choice; "required" and "auto" get prose."""
+        if isinstance(request.get("tool_choice"), dict):
+            return tool_reply(call("tag_article", tag_args("solar energy", "batteries")))
+        return text_reply("Rooftop solar is great!")
+
+    with OpenAICompatServer(models=("llama3.1:latest",)) as server:
+        server.respond_with(like_llama_cpp)
+        llm = {"analyzer": "openai", "llm_base_url": server.base_url, "llm_model": "llama3.1"}
+        result = check_llm(settings(tmp_path, **llm))
+    assert result.state == "OK", result.detail  # Ollama's ':latest' is the same model
+    assert result.detail.endswith("tool choice: named (required: answered text)")
 
 
 def test_llm_check_skips_the_offline_analyser(tmp_path: Path) -> None:
@@ -173,4 +205,4 @@ def test_status_before_anything_ran(readerd_cli: ReaderdCLI) -> None:
     assert "does not exist yet" in report["database"]["error"]
     assert not readerd_cli.db_path.exists()  # status never creates the database
     text = readerd_cli("status").stdout
-    assert text.startswith("daemon: not running")
+    assert text.startswith("daemon: never started")

@@ -18,9 +18,9 @@ from pydantic import ValidationError
 
 from readerd.config import load_settings
 from readerd.daemon import Daemon
-from readerd.daemon_state import StateFile, daemon_summary
-from readerd.lock import InstanceLock, LockHeldError, probe_lock
-from readerd.sdnotify import Notifier, run_watchdog, watchdog_interval
+from readerd.daemon.sdnotify import Notifier, run_watchdog, watchdog_interval
+from readerd.daemon.state import StateFile, daemon_summary
+from readerd.store.lock import InstanceLock, LockHeldError, probe_lock
 
 
 def test_lock_is_exclusive_and_names_the_holder(tmp_path: Path) -> None:
@@ -140,7 +140,7 @@ def madrid(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def test_jobs_have_fixed_ids_single_instances_and_coalesce(tmp_path: Path, madrid: None) -> None:
     settings = load_settings(data_dir=tmp_path, digest_to=["me@example.org"], digest_at="06:45")
-    from readerd.database import make_engine
+    from readerd.store.database import make_engine
 
     daemon = Daemon(settings, make_engine(settings), Notifier(""))
 
@@ -168,7 +168,7 @@ def test_jobs_have_fixed_ids_single_instances_and_coalesce(tmp_path: Path, madri
 
 def test_no_digest_job_without_recipients(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path, digest_to=[])
-    from readerd.database import make_engine
+    from readerd.store.database import make_engine
 
     daemon = Daemon(settings, make_engine(settings), Notifier(""))
     daemon._add_jobs()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from typer.testing import CliRunner
 
 from readerd.cli import app
-from readerd.digest.outbox import list_digests
+from readerd.store.outbox import list_digests
 from tests.digest_fixtures import ENGLISH, SPANISH, add_article, digest_settings, new_engine
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ import pytest
 
 from readerd.digest import preview_digest, send_digest, send_scheduled_digest
 from readerd.digest.feed import FeedEntry, render_feed, write_feed
-from readerd.digest.outbox import list_digests
+from readerd.store.outbox import list_digests
 from tests.digest_fixtures import ENGLISH, Sample, add_article, setup
 
 if TYPE_CHECKING:

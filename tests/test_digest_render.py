@@ -135,14 +135,25 @@ def _item(item_id: int, tags: list[str], ai: list[str] | None = None) -> DigestI
 
 def test_groups_by_the_tag_most_items_share_and_other_comes_last() -> None:
     items = [
-        _item(1, ["energy", "home"]),
-        _item(2, ["energy"]),
-        _item(3, ["home", "diy"]),
+        _item(1, ["solar", "gardening"]),
+        _item(2, ["solar"]),
+        _item(3, ["gardening", "diy"]),
         _item(4, ["cats"]),
-        _item(5, ["home"]),
+        _item(5, ["gardening"]),
     ]
     groups = [(g.tag, [i.id for i in g.items]) for g in group_items(items)]
-    assert groups == [("home", [1, 3, 5]), (None, [2, 4])]  # energy: one item left, so Other
+    assert groups == [("gardening", [1, 3, 5]), (None, [2, 4])]  # solar: one left, so Other
+
+
+def test_a_generic_word_never_heads_a_group() -> None:
+    items = [
+        _item(1, ["year", "front", "bicycle"]),
+        _item(2, ["year", "front", "railways"]),
+        _item(3, ["year", "compost"]),
+        _item(4, ["the", "compost"]),
+    ]
+    groups = [(g.tag, [i.id for i in g.items]) for g in group_items(items)]
+    assert groups == [("compost", [3, 4]), (None, [1, 2])]
 
 
 def test_ai_tags_win_over_source_tags() -> None:

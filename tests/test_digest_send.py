@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from readerd.digest import send_scheduled_digest
-from readerd.digest.outbox import list_digests
 from readerd.digest.render import message_id
 from readerd.digest.send import SmtpMailer
 from readerd.errors import MailError
+from readerd.store.outbox import list_digests
 from tests.digest_fixtures import (
     ENGLISH,
     READER,

@@ -7,6 +7,9 @@ import ipaddress
 import socket
 import time
 import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -14,7 +17,7 @@ import pytest
 from readerd.config import Settings
 from readerd.errors import BlockedAddressError, FetchError
 from readerd.fetch import fetch_page, make_fetch_client, parse_content_type
-from readerd.netguard import GuardedBackend, is_public_address
+from readerd.fetch.netguard import GuardedBackend, is_public_address
 from readerd.results import FetchedPage
 from tests.servers.web import ARTICLE_SAMPLE, PNG, WebServer, _sample
 
@@ -128,8 +131,28 @@ def test_error_status(web_server: WebServer, path: str, status: int, retryable: 
 
 
 def test_retry_after_is_passed_on(web_server: WebServer) -> None:
-    assert getattr(fetch_error(web_server.url("/busy")), "retry_after", None) == 120
-    assert getattr(fetch_error(web_server.url("/missing")), "retry_after", None) is None
+    assert fetch_error(web_server.url("/busy")).retry_after == 120
+    assert fetch_error(web_server.url("/missing")).retry_after is None
+
+
+@pytest.mark.parametrize(
+    ("header", "low", "high"),
+    [
+        (lambda: format_datetime(datetime.now(UTC) + timedelta(minutes=10), usegmt=True), 590, 601),
+        (lambda: "Wed, 21 Oct 2015 07:28:00 GMT", None, None),  # in the past: no wait
+        (lambda: "172800", 86400, 86400),  # two days: capped at one
+        (lambda: "soon", None, None),
+    ],
+)
+def test_retry_after_as_an_http_date_or_seconds(
+    web_server: WebServer, header: Callable[[], str], low: float | None, high: float | None
+) -> None:
+    web_server.add("/later", "come back", status=503, headers={"Retry-After": header()})
+    delay = fetch_error(web_server.url("/later")).retry_after
+    if low is None:
+        assert delay is None
+    else:
+        assert delay is not None and low <= delay <= (high or low)
 
 
 def test_refused_connection_is_retryable() -> None:

@@ -8,8 +8,8 @@ from importlib import resources
 import pytest
 
 from readerd.extract import extract_article
-from readerd.language import _identifier, count_words, detect_language
 from readerd.results import FetchedPage
+from readerd.text.language import _identifier, count_words, detect_language
 
 SHORT_EN = [
     "The train arrived late. Nobody on the platform knew why.",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from importlib import resources
@@ -22,9 +23,9 @@ from readerd import store
 from readerd.analyze import OpenAIAnalyzer, ServerProfiles
 from readerd.cli import app
 from readerd.config import Settings
-from readerd.database import make_engine, upgrade_database
 from readerd.pipeline import process_due
 from readerd.results import Extracted, FetchedPage, SavedLink
+from readerd.store.database import make_engine, upgrade_database
 from tests.conftest import ReaderdCLI
 from tests.servers.openai_compat import (
     MODEL,
@@ -69,11 +70,11 @@ def setup(readerd_cli: ReaderdCLI, llm_server: OpenAICompatServer, tmp_path: Pat
     yield add
 
 
-def in_process(cli: ReaderdCLI, *args: str) -> Any:
+def in_process(cli: ReaderdCLI, *args: str, code: int = 0) -> Any:
     """The same CLI run in this process (quicker), for reads around the subprocess runs."""
     env = {**cli.env, "READERD_DATA_DIR": str(cli.data_dir)}
     result = CliRunner().invoke(app, list(args), env=env)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == code, result.output
     return json.loads(result.stdout) if "--json" in args else result.stdout
 
 
@@ -171,7 +172,7 @@ def test_llm_log_shows_every_request_with_outcome_and_cost(
     assert "key_points" in invalid["error"]
     for c in calls:
         assert c["model"] == MODEL and c["host"].startswith("127.0.0.1:") and c["link_id"]
-        assert c["prompt_version"] == "tools-1" and c["mode"] == "tools_required"
+        assert c["prompt_version"] == "tools-2" and c["mode"] == "tools_required"
         assert (c["tokens_in"], c["tokens_out"]) == (100, 20)  # the server's usage
         assert c["cost"] == pytest.approx((100 * 2 + 20 * 10) / 1e6)
     assert log["today"]["requests"] == 3 and log["today"]["cost"] == pytest.approx(0.0012)
@@ -189,7 +190,8 @@ def test_daily_token_budget_stops_the_llm_stage_until_tomorrow(
     setup(SPANISH, ENGLISH[0])
     llm_server.respond_with(AnalysisResponder())
     readerd_cli.env["READERD_LLM_DAILY_TOKEN_BUDGET"] = "100"  # one request uses 120
-    first = readerd_cli("run", "--once")
+    first = readerd_cli("run", "--once", check=False)
+    assert first.returncode == 3  # the LLM stage stopped
     assert "LLM stage stopped: llm: daily token budget spent (120 of 100" in first.stderr
     assert len(llm_server.requests) == 1
     links = _links(readerd_cli).values()
@@ -198,7 +200,7 @@ def test_daily_token_budget_stops_the_llm_stage_until_tomorrow(
         assert link["stage"] == "analyze" and link["word_count"] > 100  # fetched and extracted
         assert "daily token budget spent" in link["last_error"] and link["attempts"] == 0
 
-    in_process(readerd_cli, "process")
+    in_process(readerd_cli, "process")  # nothing is due before tomorrow: nothing to do
     assert len(llm_server.requests) == 1  # nothing more today
     assert "0 left (spent" in " ".join(in_process(readerd_cli, "llm-log").split())
 
@@ -218,7 +220,7 @@ def test_reprocess_reanalyses_only_the_selected_links(
     tomorrow = (date.today() + timedelta(days=1)).isoformat()
     assert "0 links" in in_process(readerd_cli, "reprocess", "--since", tomorrow, "--all")
     assert "0 links" in in_process(readerd_cli, "reprocess", "--model", "another-model")
-    dry = ("reprocess", "--model", MODEL, "--prompt-version", "tools-1", "--dry-run")
+    dry = ("reprocess", "--model", MODEL, "--prompt-version", "tools-2", "--dry-run")
     assert "2 links would be queued" in in_process(readerd_cli, *dry)
 
     assert "1 links queued" in in_process(readerd_cli, "reprocess", "--tag", only, "--model", MODEL)
@@ -238,7 +240,8 @@ def test_missing_model_is_said_plainly_and_fetching_goes_on(
     setup(ENGLISH[0])
     with OpenAICompatServer(models=("other-model", "tiny-model")) as server:
         readerd_cli.env["READERD_LLM_BASE_URL"] = server.base_url
-        result = readerd_cli("run", "--once")
+        result = readerd_cli("run", "--once", check=False)
+        assert result.returncode == 3  # the LLM stage stopped
         host = server.base_url.split("//")[1].split("/")[0]
         expected = f'llm: model "{MODEL}" not found at {host}; available: other-model, tiny-model'
         assert expected in result.stderr
@@ -252,13 +255,28 @@ def test_learnt_request_mode_survives_a_restart(
     llm_server: OpenAICompatServer, tmp_path: Path
 ) -> None:
     profiles = tmp_path / "llm_profiles.json"  # what an earlier run learnt about this server
-    profiles.write_text(json.dumps({f"{llm_server.base_url} {MODEL}": {"mode": "json"}}))
+    learnt = {"mode": "json", "probed_at": time.time() - 3600}
+    profiles.write_text(json.dumps({f"{llm_server.base_url} {MODEL}": learnt}))
     settings, engine = extracted_spanish_article(llm_server, tmp_path)
     llm_server.respond_with(AnalysisResponder())
     assert asyncio.run(process_due(settings, engine)).done == 1  # the analyser of a new process
     first = llm_server.requests[0]
     assert "tools" not in first and first["response_format"] == {"type": "json_object"}
     assert json.loads(profiles.read_text())[f"{llm_server.base_url} {MODEL}"]["mode"] == "json"
+
+
+def test_a_day_later_the_better_mode_is_tried_again_and_kept(
+    llm_server: OpenAICompatServer, tmp_path: Path
+) -> None:
+    profiles = tmp_path / "llm_profiles.json"  # learnt two days ago, before a server upgrade
+    learnt = {"mode": "json", "probed_at": time.time() - 2 * 86400}
+    profiles.write_text(json.dumps({f"{llm_server.base_url} {MODEL}": learnt}))
+    settings, engine = extracted_spanish_article(llm_server, tmp_path)
+    llm_server.respond_with(AnalysisResponder())
+    assert asyncio.run(process_due(settings, engine)).done == 1
+    assert llm_server.requests[0]["tool_choice"] == "required"
+    saved = json.loads(profiles.read_text())[f"{llm_server.base_url} {MODEL}"]
+    assert saved["mode"] == "tools_required" and saved["probed_at"] > time.time() - 60
 
 
 @pytest.mark.parametrize("command", [["llm-log"], ["reprocess"], ["tags"], ["tags", "merge"]])

@@ -100,9 +100,20 @@ def test_make_source_refuses_a_missing_folder(tmp_path: Path) -> None:
         make_source(settings)
 
 
-def test_default_folder_is_the_bundled_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_quick_start_reads_the_bundled_samples(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("READERD_FOLDER", raising=False)
-    source = make_source(Settings(_env_file=None, source="folder"))  # type: ignore[call-arg]
+    monkeypatch.delenv("READERD_SOURCE", raising=False)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.quick_start
+    source = make_source(settings)
     links = asyncio.run(source.changes(None)).links
     assert source.name == "folder" and links
     assert all(link.content or link.url.startswith("http") for link in links)
+
+
+def test_a_folder_source_without_a_folder_is_refused_not_the_samples(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("READERD_FOLDER", raising=False)
+    with pytest.raises(ConfigError, match="READERD_SOURCE=folder needs READERD_FOLDER"):
+        make_source(Settings(_env_file=None, source="folder"))  # type: ignore[call-arg]

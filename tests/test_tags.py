@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from readerd import library, store
+from readerd import store
 from readerd.cli import app
 from readerd.config import Settings
-from readerd.database import make_engine, upgrade_database
 from readerd.results import Analysis, Extracted, FetchedPage, SavedLink
-from readerd.tags import TagIndex, display_tag, relevant_vocabulary, similar_tags, tag_key
+from readerd.store import views
+from readerd.store.database import make_engine, upgrade_database
+from readerd.text.tags import TagIndex, display_tag, relevant_vocabulary, similar_tags, tag_key
 from tests.conftest import ReaderdCLI
 
 
@@ -94,7 +95,7 @@ def add_link(
     """One analysed link with these tags; returns its id."""
     url = f"https://example.org/{n}"
     store.import_links(engine, [SavedLink("import", url, url, title=f"Link {n}", tags=source_tags)])
-    link_id = library.list_links(engine, limit=1)[0]["id"]
+    link_id = views.list_links(engine, limit=1)[0]["id"]
     text = f"Article {n} about things."
     digest = store.save_article(
         engine, link_id, FetchedPage(url, 200, "text/html", b""), Extracted(text=text)
@@ -111,7 +112,7 @@ def analyse(engine: Engine, link_id: int, ai_tags: tuple[str, ...], digest: str 
 
 def tags_of(engine: Engine, link_id: int) -> tuple[list[str], list[str]]:
     """(source tags, AI tags) of a link."""
-    view = library.get_link(engine, link_id)
+    view = views.get_link(engine, link_id)
     assert view is not None
     return view["source_tags"], view["ai_tags"]
 
@@ -122,7 +123,7 @@ def test_ai_tags_reuse_existing_spellings(tmp_path: Path) -> None:
     second = add_link(engine, 2, ai_tags=("machine learning", "JARDIN", "Recetas", "recipes"))
     assert tags_of(engine, first) == (["Jardín"], ["machine-learning", "receta"])
     assert tags_of(engine, second) == ([], ["Jardín", "machine-learning", "receta", "recipes"])
-    assert len(library.tag_counts(engine)) == 4
+    assert len(views.tag_counts(engine)) == 4
 
 
 def test_reanalysis_replaces_only_ai_tags(tmp_path: Path) -> None:
@@ -130,7 +131,7 @@ def test_reanalysis_replaces_only_ai_tags(tmp_path: Path) -> None:
     link = add_link(engine, 1, source_tags=("inbox", "Cocina"), ai_tags=("pasta", "italia"))
     analyse(engine, link, ("recetas",))
     assert tags_of(engine, link) == (["Cocina", "inbox"], ["recetas"])
-    assert {row["tag"] for row in library.tag_counts(engine)} == {"Cocina", "inbox", "recetas"}
+    assert {row["tag"] for row in views.tag_counts(engine)} == {"Cocina", "inbox", "recetas"}
     assert "pasta" not in store.vocabulary(engine)  # unused AI tags are gone
 
 

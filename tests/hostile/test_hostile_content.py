@@ -122,7 +122,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             READERD_ANALYZER="offline",
         )
         started = time.monotonic()
-        result = cli("run", "--once", timeout=90)
+        result = cli("run", "--once", timeout=90, check=False)
+        assert result.returncode == 1, result.stderr  # hostile pages are failed items
         seconds = time.monotonic() - started
         yield Run(web, urls, links_by_url(cli), result.stdout + result.stderr, seconds)
     finally:

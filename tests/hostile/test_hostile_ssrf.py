@@ -19,7 +19,8 @@ import anyio
 import pytest
 
 from readerd.errors import BlockedAddressError
-from readerd.netguard import GuardedBackend
+from readerd.fetch.netguard import GuardedBackend
+from readerd.text.urls import redact_userinfo
 from tests.hostile.helpers import Trap, links_by_url, module_cli, pocket, pocket_env, trap
 from tests.servers.web import WebServer, start_web_server
 
@@ -47,8 +48,8 @@ class Run:
     output: str
 
     def row(self, case: str) -> dict[str, Any]:
-        """The stored row of one case."""
-        return self.links[self.urls[case]]
+        """The stored row of one case (stored with the password of its userinfo masked)."""
+        return self.links[redact_userinfo(self.urls[case])]
 
 
 def _direct(private: WebServer, v6: Trap) -> dict[str, tuple[str, str]]:
@@ -121,7 +122,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             cli.env.update(READERD_FETCH_ALLOW="127.0.0.3", READERD_FETCH_TIMEOUT="5",
                            READERD_ANALYZER="offline", READERD_LOG_LEVEL="DEBUG")  # fmt: skip
             cli.env.update({name: proxy.url() for name in PROXY_VARIABLES})
-            result = cli("run", "--once")
+            result = cli("run", "--once", check=False)
+            assert result.returncode == 1, result.stderr  # refused links are failed items
             yield Run(private, other, public, v6, proxy, urls, links_by_url(cli),
                       result.stdout + result.stderr)  # fmt: skip
     finally:

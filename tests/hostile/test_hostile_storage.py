@@ -25,10 +25,10 @@ from sqlalchemy import Engine, event
 
 from readerd import store
 from readerd.config import Settings
-from readerd.database import make_engine, upgrade_database
 from readerd.errors import SourceError, StoreError
 from readerd.pipeline import process_due, sync_links
 from readerd.results import SavedLink
+from readerd.store.database import make_engine, upgrade_database
 from tests.conftest import ReaderdCLI
 from tests.hostile.helpers import (
     article_html,
@@ -312,7 +312,10 @@ def test_a_migration_failing_midway_leaves_the_old_schema_and_run_refuses(
 
     upgrade = readerd_cli("db", "upgrade", check=False)
     assert upgrade.returncode == 1
-    assert "error: store: database error: index ix_digest_due already exists" in upgrade.stderr
+    assert (  # the line names the database it is about
+        f"error: store: database error at {db}: index ix_digest_due already exists"
+        in upgrade.stderr
+    )
     assert "Traceback" not in upgrade.stderr
     assert rows(db, "SELECT version_num FROM alembic_version") == [("0001",)]
     assert count(db, "SELECT count(*) FROM sqlite_master WHERE name = 'digest_outbox'") == 0

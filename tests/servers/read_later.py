@@ -53,6 +53,7 @@ class FakeService:
         self._failures: list[list[int]] = []  # [status, remaining]
         self._lock = threading.Lock()
         self._next_id = 1
+        self.after_write: Any = None  # called with each PATCH/POST/DELETE once applied
 
     def tick(self) -> datetime:
         self.now += timedelta(minutes=1)
@@ -75,7 +76,10 @@ class FakeService:
                 if failure[1] <= 0:
                     self._failures.pop(0)
                 return failure[0], {"message": "temporarily unavailable"}, {"Retry-After": "1"}
-            return self.route(request)
+            reply = self.route(request)
+        if self.after_write and request.method in ("PATCH", "POST", "DELETE"):
+            self.after_write(request)  # applied, not yet answered
+        return reply
 
     def route(self, request: Request) -> Reply:
         raise NotImplementedError
@@ -86,6 +90,18 @@ class FakeService:
 
     def update(self, item_id: str, *, archived: bool | None = None) -> None:
         raise NotImplementedError
+
+    def edit(self, item_id: str, *, title: str | None = None, tags: Any = None) -> None:
+        """What a user does in the service's UI: a new title and/or a new set of tags."""
+        raise NotImplementedError
+
+    def tag_names(self, item_id: str) -> list[str]:
+        """The item's tags as the service shows them."""
+        raise NotImplementedError
+
+    def set_tag_names(self, item_id: str, names: list[str]) -> None:
+        """The user sets the item's tags in the service's UI (a tag kept keeps its origin)."""
+        self.edit(item_id, tags=names)
 
     def delete(self, item_id: str) -> None:
         self.tick()
@@ -103,6 +119,16 @@ class WallabagFake(FakeService):
     def __init__(self) -> None:
         super().__init__()
         self.tokens: set[str] = set()
+        self.tag_ids: dict[str, int] = {}  # label -> id: Wallabag's tags are the user's, shared
+
+    def tag(self, label: str) -> dict[str, Any]:
+        """Wallabag's Tag: the label in lower case (Tag::setLabel), one id per label."""
+        label = label.strip().lower()
+        tag_id = self.tag_ids.setdefault(label, len(self.tag_ids) + 1)
+        return {"id": tag_id, "label": label, "slug": label.replace(" ", "-")}
+
+    def tag_names(self, item_id: str) -> list[str]:
+        return [t["label"] for t in self.items[item_id]["tags"]]
 
     def expire_tokens(self) -> None:
         """Forget every token issued: the next API call gets a 401."""
@@ -110,7 +136,7 @@ class WallabagFake(FakeService):
 
     def add(self, url: str, title: str = "", **kw: Any) -> str:
         moment, item_id = self.tick(), self.new_id()
-        tags = [{"id": i, "label": t, "slug": t.lower()} for i, t in enumerate(kw.get("tags", ()))]
+        tags = [self.tag(t) for t in kw.get("tags", ())]
         self.items[str(item_id)] = {
             "id": item_id, "url": url, "given_url": url, "title": title, "tags": tags,
             "is_archived": int(kw.get("archived", False)), "is_starred": 0,
@@ -126,16 +152,57 @@ class WallabagFake(FakeService):
         item["is_archived"] = int(bool(archived))
         item["updated_at"] = _local(self.tick())
 
+    def edit(self, item_id: str, *, title: str | None = None, tags: Any = None) -> None:
+        item = self.items[item_id]
+        if title is not None:
+            item["title"] = title
+        if tags is not None:
+            item["tags"] = [self.tag(t) for t in tags]
+        item["updated_at"] = _local(self.tick())
+
     def route(self, request: Request) -> Reply:
         if request.path == "/oauth/v2/token" and request.method == "POST":
             return self._token(request.body or {})
-        if request.path != "/api/entries.json":
-            return 404, {"error": {"code": 404, "message": "Not Found"}}, {}
         bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if bearer not in self.tokens:
             error = "The access token provided is invalid."
             return 401, {"error": "invalid_grant", "error_description": error}, {}
+        if request.path.startswith("/api/entries/"):
+            return self._entry(request, request.path.removeprefix("/api/entries/"))
+        if request.path != "/api/entries.json":
+            return 404, {"error": {"code": 404, "message": "Not Found"}}, {}
         return self._entries({k: v[0] for k, v in request.query.items()})
+
+    def _entry(self, request: Request, rest: str) -> Reply:
+        """EntryRestController: GET/PATCH {id}.json, POST {id}/tags.json, DELETE {id}/tags/{tag}."""
+        entry_id, _, tail = rest.partition("/")
+        item = self.items.get(entry_id.removesuffix(".json"))
+        not_found = 404, {"error": {"code": 404, "message": "Not Found"}}, {}
+        if item is None:
+            return not_found
+        body = request.body if isinstance(request.body, dict) else {}
+        if not tail and request.method == "PATCH":
+            if "tags" in body:  # the real PATCH replaces every tag: write-back never sends it
+                item["tags"] = [self.tag(t) for t in str(body["tags"]).split(",") if t.strip()]
+            if "archive" in body:
+                item["is_archived"] = int(str(body["archive"]) in ("1", "true"))
+            item["updated_at"] = _local(self.tick())
+        elif tail == "tags.json" and request.method == "POST":
+            labels = {t["label"] for t in item["tags"]}
+            for label in str(body.get("tags", "")).split(","):
+                if label.strip() and label.strip().lower() not in labels:
+                    item["tags"].append(self.tag(label))
+                    labels.add(label.strip().lower())
+            item["updated_at"] = _local(self.tick())
+        elif tail.startswith("tags/") and request.method == "DELETE":
+            tag_id = int(tail.removeprefix("tags/").removesuffix(".json"))
+            if tag_id not in self.tag_ids.values():
+                return not_found
+            item["tags"] = [t for t in item["tags"] if t["id"] != tag_id]
+            item["updated_at"] = _local(self.tick())
+        elif tail or request.method != "GET":
+            return not_found
+        return 200, item, {}
 
     def _token(self, body: dict[str, Any]) -> Reply:
         if (body.get("client_id"), body.get("client_secret")) != self.client[:2]:
@@ -172,7 +239,7 @@ class LinkdingFake(FakeService):
             "id": item_id, "url": url, "title": title, "description": "", "notes": "",
             "web_archive_snapshot_url": "", "favicon_url": None, "preview_image_url": None,
             "is_archived": bool(kw.get("archived")), "unread": True, "shared": False,
-            "tag_names": list(kw.get("tags", ())),
+            "tag_names": self.spell(kw.get("tags", ())),
             "date_added": _iso(moment, "microseconds"),
             "date_modified": _iso(moment, "microseconds"),
         }  # fmt: skip
@@ -183,12 +250,39 @@ class LinkdingFake(FakeService):
         item["is_archived"] = bool(archived)
         item["date_modified"] = _iso(self.tick(), "microseconds")
 
+    def edit(self, item_id: str, *, title: str | None = None, tags: Any = None) -> None:
+        item = self.items[item_id]
+        if title is not None:
+            item["title"] = title
+        if tags is not None:
+            item["tag_names"] = list(tags)
+        item["date_modified"] = _iso(self.tick(), "microseconds")
+
+    def tag_names(self, item_id: str) -> list[str]:
+        return list(self.items[item_id]["tag_names"])
+
+    def set_tag_names(self, item_id: str, names: list[str]) -> None:
+        self.edit(item_id, tags=self.spell(names))
+
+    def spell(self, names: Any) -> list[str]:
+        """Linkding's tag rules: spaces to hyphens, matched ignoring case, first spelling kept."""
+        known = {t.casefold(): t for i in self.items.values() for t in i["tag_names"]}
+        spelt: dict[str, str] = {}
+        for name in names:
+            tag = "-".join(str(name).split())
+            if tag:
+                spelt.setdefault(tag.casefold(), known.setdefault(tag.casefold(), tag))
+        return list(spelt.values())
+
     def route(self, request: Request) -> Reply:
         auth = request.headers.get("Authorization", "")
         if not auth:
             return 401, {"detail": "Authentication credentials were not provided."}, {}
         if auth != f"Token {self.secret}":
             return 401, {"detail": self.auth_message}, {}
+        parts = request.path.strip("/").split("/")
+        if parts[:2] == ["api", "bookmarks"] and len(parts) >= 3 and parts[2].isdigit():
+            return self._one(request, parts[2], parts[3:])
         archived = {"/api/bookmarks/": False, "/api/bookmarks/archived/": True}.get(request.path)
         if archived is None:
             return 404, {"detail": "Not found."}, {}
@@ -206,6 +300,27 @@ class LinkdingFake(FakeService):
         follow = f"{self.url}{request.path}?{urlencode({**q, 'offset': offset + limit})}"
         body = {"count": len(items), "next": follow if more else None, "previous": None}
         return 200, {**body, "results": items[offset : offset + limit]}, {}
+
+    def _one(self, request: Request, item_id: str, rest: list[str]) -> Reply:
+        """`/api/bookmarks/{id}/`: GET, PATCH (tag_names replaces the set), .../archive/."""
+        item = self.items.get(item_id)
+        if item is None:
+            return 404, {"detail": "No Bookmark matches the given query."}, {}
+        if rest == ["archive"] and request.method == "POST":
+            self.update(item_id, archived=True)
+            return 204, None, {}
+        if rest:
+            return 404, {"detail": "Not found."}, {}
+        if request.method == "PATCH":
+            body = request.body if isinstance(request.body, dict) else {}
+            if "tag_names" in body:
+                item["tag_names"] = self.spell(body["tag_names"])
+            for name in ("title", "description", "notes"):
+                item[name] = body.get(name, item[name])
+            item["date_modified"] = _iso(self.tick(), "microseconds")
+        elif request.method != "GET":
+            return 405, {"detail": f'Method "{request.method}" not allowed.'}, {}
+        return 200, item, {}
 
 
 class KarakeepFake(FakeService):
@@ -233,9 +348,68 @@ class KarakeepFake(FakeService):
         self.items[item_id]["archived"] = bool(archived)
         self.items[item_id]["modifiedAt"] = _iso(self.tick(), "milliseconds")
 
+    def edit(self, item_id: str, *, title: str | None = None, tags: Any = None) -> None:
+        item = self.items[item_id]
+        if title is not None:
+            item["title"] = title  # the user's title; content.title stays the crawled one
+        if tags is not None:
+            ai = [t for t in item["tags"] if t["attachedBy"] == "ai"]
+            item["tags"] = [{"id": f"t-{t}", "name": t, "attachedBy": "human"} for t in tags] + ai
+        item["modifiedAt"] = _iso(self.tick(), "milliseconds")
+
+    def tag_names(self, item_id: str) -> list[str]:
+        return [t["name"] for t in self.items[item_id]["tags"]]
+
+    def attached_by(self, item_id: str) -> dict[str, str]:
+        return {t["name"]: t["attachedBy"] for t in self.items[item_id]["tags"]}
+
+    def set_tag_names(self, item_id: str, names: list[str]) -> None:
+        item = self.items[item_id]
+        kept = {t["name"]: t for t in item["tags"]}
+        item["tags"] = [
+            kept.get(n) or {"id": f"t-{n}", "name": n, "attachedBy": "human"} for n in names
+        ]
+        item["modifiedAt"] = _iso(self.tick(), "milliseconds")
+
+    def _tags(self, request: Request, item: dict[str, Any]) -> Reply:
+        """routers/bookmarks.ts: POST attaches (tagName, attachedBy), DELETE detaches (tagId)."""
+        body = request.body if isinstance(request.body, dict) else {}
+        wanted = body.get("tags")
+        if not isinstance(wanted, list):
+            return 400, {"code": "BAD_REQUEST", "message": "tags: Required"}, {}
+        names = {t["name"] for t in item["tags"]}
+        done = []
+        for tag in wanted:
+            if request.method == "POST" and tag.get("tagName") not in names:
+                name = tag["tagName"]
+                by = tag.get("attachedBy", "human")  # Karakeep's default
+                item["tags"].append({"id": f"t-{name}", "name": name, "attachedBy": by})
+                names.add(name)
+                done.append(f"t-{name}")
+            elif request.method == "DELETE":
+                before = len(item["tags"])
+                item["tags"] = [t for t in item["tags"] if t["id"] != tag.get("tagId")]
+                done += [tag.get("tagId")] if len(item["tags"]) < before else []
+        item["modifiedAt"] = _iso(self.tick(), "milliseconds")
+        key = "attached" if request.method == "POST" else "detached"
+        return 200, {key: done}, {}
+
     def route(self, request: Request) -> Reply:
         if request.headers.get("Authorization") != f"Bearer {self.secret}":
             return 401, {"code": "UNAUTHORIZED", "message": self.auth_message}, {}
+        if request.path.endswith("/tags") and request.method in ("POST", "DELETE"):
+            item = self.items.get(request.path.split("/")[-2])
+            if item is None:
+                return 404, {"code": "NOT_FOUND", "message": "Bookmark not found"}, {}
+            return self._tags(request, item)
+        if request.path.startswith("/api/v1/bookmarks/") and request.method == "PATCH":
+            item = self.items.get(request.path.rsplit("/", 1)[1])
+            if item is None:
+                return 404, {"code": "NOT_FOUND", "message": "Bookmark not found"}, {}
+            if isinstance(request.body, dict) and "archived" in request.body:
+                item["archived"] = bool(request.body["archived"])
+            item["modifiedAt"] = _iso(self.tick(), "milliseconds")
+            return 200, _content(item, False), {}
         q = {k: v[0] for k, v in request.query.items()}
         include = q.get("includeContent", "false")
         if include not in ("true", "false"):
@@ -282,9 +456,34 @@ class ReadeckFake(FakeService):
         self.items[item_id]["is_archived"] = bool(archived)
         self.items[item_id]["updated"] = _iso(self.tick())
 
+    def edit(self, item_id: str, *, title: str | None = None, tags: Any = None) -> None:
+        item = self.items[item_id]
+        if title is not None:
+            item["title"] = title
+        if tags is not None:
+            item["labels"] = list(tags)
+        item["updated"] = _iso(self.tick())
+
     def delete(self, item_id: str) -> None:
         super().delete(item_id)
         self.deleted[item_id] = self.now
+
+    def tag_names(self, item_id: str) -> list[str]:
+        return list(self.items[item_id]["labels"])
+
+    def _patch(self, item: dict[str, Any], body: Any) -> Reply:
+        """PATCH /api/bookmarks/{id}: add_labels and remove_labels change only those labels."""
+        body = body if isinstance(body, dict) else {}
+        labels = [n for n in item["labels"] if n not in body.get("remove_labels", [])]
+        labels += [n for n in body.get("add_labels", []) if n not in labels]
+        if "is_archived" in body:
+            item["is_archived"] = bool(body["is_archived"])
+        item["labels"], item["updated"] = labels, _iso(self.tick())
+        return (
+            200,
+            {"id": item["id"], "href": item["href"], "updated": item["updated"], "labels": labels},
+            {},
+        )
 
     def route(self, request: Request) -> Reply:
         if request.headers.get("Authorization") != f"Bearer {self.secret}":
@@ -293,6 +492,8 @@ class ReadeckFake(FakeService):
             return self._sync(request.query.get("since", [""])[0])
         if request.path.startswith("/api/bookmarks/"):
             item = self.items.get(request.path.rsplit("/", 1)[1])
+            if item and request.method == "PATCH":
+                return self._patch(item, request.body)
             return (200, item, {}) if item else (404, {"status": 404, "message": "Not found"}, {})
         if request.path != "/api/bookmarks":
             return 404, {"status": 404, "message": "Not found"}, {}
@@ -346,6 +547,12 @@ def _handler(fake: FakeService) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             self._serve(None)
+
+        def do_PATCH(self) -> None:
+            self.do_POST()
+
+        def do_DELETE(self) -> None:
+            self.do_POST()
 
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()

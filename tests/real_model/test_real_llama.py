@@ -1,0 +1,166 @@
+"""readerd against a real llama.cpp server (llama-cpp-python 0.3.36) and a real small model.
+
+SmolLM2-135M is tiny: what it writes is poor, but it is a real model behind a real
+grammar engine, so these tests check what our fakes cannot: that llama.cpp accepts
+every schema readerd sends as a grammar, that every request is bounded, that the
+tool-choice ladder finds the mode this server honours, and that the analysis stored
+is the model's own.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trafilatura
+
+from readerd.analyze.openai.prompts import tool_messages
+from readerd.analyze.tools import ALL_TOOLS, normalize_tag, tool_specs
+from readerd.results import ArticleInput
+from tests.conftest import ReaderdCLI
+from tests.servers.llama import ALIAS, N_CTX, LlamaServer, RecordingProxy
+
+pytestmark = pytest.mark.real_model
+
+GRAMMAR_REFUSED = ("failed to parse grammar", "error parsing grammar")
+SAMPLES = ("en-home-composting.html", "es-energia-solar-en-casa.html")
+LONG_READS = ("en-sleep-science.html", "en-history-of-the-bicycle.html")
+
+
+def copy_samples(folder: Path, *names: str) -> None:
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        with resources.as_file(resources.files("readerd.samples").joinpath(name)) as path:
+            shutil.copy(path, folder / name)
+
+
+def use_model(cli: ReaderdCLI, proxy: RecordingProxy, folder: Path, **extra: str) -> None:
+    cli.env.update(
+        {
+            "READERD_SOURCE": "folder",
+            "READERD_FOLDER": str(folder),
+            "READERD_LLM_BASE_URL": proxy.base_url,
+            "READERD_LLM_MODEL": ALIAS,
+            "READERD_LLM_CONCURRENCY": "1",
+            "READERD_LLM_CONTEXT_TOKENS": str(N_CTX),
+            "READERD_LLM_MAX_REPAIRS": "1",  # one re-ask per mistake keeps the suite short
+            **extra,
+        }
+    )
+
+
+def links(cli: ReaderdCLI) -> list[dict[str, Any]]:
+    return [json.loads(cli("show", str(row["id"]), "--json").stdout) for row in listed(cli)]
+
+
+def listed(cli: ReaderdCLI) -> list[dict[str, Any]]:
+    return json.loads(cli("list", "--json").stdout)
+
+
+def assert_bounded_and_accepted(proxy: RecordingProxy, server: LlamaServer) -> None:
+    chats = proxy.chat_requests()
+    assert chats, "no request reached the model"
+    assert all(isinstance(r.get("max_tokens"), int) and r["max_tokens"] > 0 for r in chats)
+    log = server.log()
+    assert not any(marker in log for marker in GRAMMAR_REFUSED), log[-3000:]
+    assert server.alive()
+
+
+def test_every_tool_schema_compiles_as_a_grammar(
+    llama: RecordingProxy, llama_server: LlamaServer
+) -> None:
+    article = ArticleInput(
+        url="https://example.org/solar",
+        title="Rooftop solar",
+        text="Rooftop solar panels doubled in two years. Home batteries store the surplus.",
+        language="en",
+    )
+    for name in ALL_TOOLS:
+        body = {
+            "model": ALIAS,
+            "messages": tool_messages(article, article.text, [name]),
+            "tools": tool_specs([name]),
+            "tool_choice": {"type": "function", "function": {"name": name}},
+            "max_tokens": 200,
+        }
+        reply = httpx.post(f"{llama.base_url}/chat/completions", json=body, timeout=300)
+        assert reply.status_code == 200, reply.text
+        (tool_call,) = reply.json()["choices"][0]["message"]["tool_calls"]
+        assert tool_call["function"]["name"] == name
+    assert_bounded_and_accepted(llama, llama_server)
+
+
+def test_run_once_has_the_model_analyse_english_and_spanish_then_asks_nothing_more(
+    readerd_cli: ReaderdCLI, llama: RecordingProxy, llama_server: LlamaServer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "inbox"
+    copy_samples(folder, *SAMPLES)
+    use_model(readerd_cli, llama, folder)
+    readerd_cli("run", "--once", timeout=540)
+
+    shown = links(readerd_cli)
+    assert sorted(s["language"] for s in shown) == ["en", "es"]
+    tagged = {
+        normalize_tag(t) for args in llama.tool_arguments("tag_article") for t in args["tags"]
+    }
+    summaries = [" ".join(a["summary"].split()) for a in llama.tool_arguments("summarize_article")]
+    for link in shown:
+        assert link["status"] == "done", link["last_error"]
+        assert (link["analysis"]["analyzer"], link["analysis"]["model"]) == ("openai", ALIAS)
+        assert link["ai_tags"] and set(link["ai_tags"]) <= tagged  # the model's tags, not ours
+        summary = " ".join(link["summary"].split())
+        assert any(summary in s for s in summaries), summary  # the model's summary (cleaned)
+    assert_bounded_and_accepted(llama, llama_server)
+
+    before = len(llama.chat_requests())
+    readerd_cli("run", "--once", timeout=120)
+    assert len(llama.chat_requests()) == before  # nothing new, nothing asked again
+
+
+def test_an_article_longer_than_the_context_is_chunked_and_covered(
+    readerd_cli: ReaderdCLI, llama: RecordingProxy, llama_server: LlamaServer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "inbox"
+    copy_samples(tmp_path / "parts", *LONG_READS)
+    paragraphs = [
+        p
+        for name in LONG_READS
+        for p in (trafilatura.extract((tmp_path / "parts" / name).read_text()) or "").split("\n")
+    ]
+    folder.mkdir()
+    page = "".join(f"<p>{html.escape(p)}</p>\n" for p in paragraphs if p.strip())
+    (folder / "long.html").write_text(
+        "<html><head><title>Two long reads</title></head><body><article>"
+        f"<h1>Two long reads</h1>{page}</article></body></html>",
+        encoding="utf-8",
+    )
+    use_model(readerd_cli, llama, folder, READERD_LLM_CONTEXT_TOKENS="2048")
+    readerd_cli("run", "--once", timeout=540)
+
+    (link,) = links(readerd_cli)
+    assert link["word_count"] > 1100  # well over what 2,048 tokens of context can carry
+    assert link["status"] == "done", link["last_error"]
+    assert link["analysis"]["coverage"] == 1.0
+    users = [
+        m["content"] for r in llama.chat_requests() for m in r["messages"] if m["role"] == "user"
+    ]
+    parts = {u.split(" of a long article")[0] for u in users if u.startswith("Below is part ")}
+    assert len(parts) >= 2  # each part summarised on its own, then combined
+    assert any("summaries of its" in u for u in users)
+    assert_bounded_and_accepted(llama, llama_server)
+
+
+def test_doctor_names_the_server_the_model_and_the_mode_that_works(
+    readerd_cli: ReaderdCLI, llama: RecordingProxy, tmp_path: Path
+) -> None:
+    use_model(readerd_cli, llama, tmp_path)
+    result = readerd_cli("doctor", check=False, timeout=300)
+    (line,) = [ln for ln in result.stdout.splitlines() if " llm" in ln or ln.startswith("llm")]
+    assert "OK" in line and f"{ALIAS} at {llama.base_url} (listed)" in line
+    assert "tool choice: named (required: answered text" in line

@@ -1,0 +1,89 @@
+"""The light settings path of the read commands agrees with the validated settings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from readerd.config import Settings, load_settings
+from readerd.environment import configured_database_url, secret_values, setting_fields
+from tests.conftest import ReaderdCLI
+
+
+def test_every_setting_and_alias_is_known_with_its_secrecy() -> None:
+    expected: dict[str, bool] = {}
+    for name, field in Settings.model_fields.items():
+        secret = SecretStr in getattr(field.annotation, "__args__", (field.annotation,))
+        expected[f"READERD_{name.upper()}"] = secret
+        for alias in getattr(field.validation_alias, "choices", ()):
+            expected[str(alias)] = secret
+    assert setting_fields() == expected
+
+
+@pytest.mark.parametrize(
+    "variables, dotenv",
+    [
+        ({}, ""),
+        ({"READERD_DATA_DIR": "/srv/reading"}, ""),
+        ({"READERD_DATA_DIR": "/srv/reading"}, "READERD_DATA_DIR=/elsewhere\n"),
+        ({}, "readerd_data_dir=/from/dotenv\n"),
+        ({"READERD_DATABASE_URL": "sqlite:////srv/other.db"}, "READERD_DATA_DIR=/x\n"),
+        ({"READERD_DATABASE_URL": ""}, "READERD_DATA_DIR=/blank/url\n"),
+    ],
+)
+def test_read_commands_find_the_database_the_settings_name(
+    variables: dict[str, str],
+    dotenv: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(dotenv)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert configured_database_url() == load_settings().db_url
+
+
+def test_secrets_of_the_light_path_are_the_settings_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("READERD_SMTP_PASSWORD=hunter2-dotenv\n")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-openai-variable")
+    monkeypatch.setenv("READERD_LINKDING_TOKEN", "ld-token")
+    monkeypatch.setenv("READERD_LLM_MODEL", "not-a-secret")
+    assert sorted(secret_values()) == sorted(load_settings().secrets())
+    assert "not-a-secret" not in secret_values()
+
+
+def test_search_starts_without_pydantic(readerd_cli: ReaderdCLI) -> None:
+    """pydantic costs a read command more than its query; it must not creep back in."""
+    readerd_cli("run", "--once")
+    probe = (
+        "import sys, runpy; sys.argv = ['readerd', 'search', 'compost', '--json']\n"
+        "try:\n    runpy.run_module('readerd', run_name='__main__')\n"
+        "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "heavy = sorted(m for m in ('pydantic', 'sqlalchemy', 'alembic', 'openai', "
+        "'trafilatura') if m in sys.modules)\n"
+        "print('HEAVY', heavy, file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=readerd_cli.base_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "HEAVY []" in result.stderr, result.stderr
+    assert '"url"' in result.stdout  # it did find the library's articles
+
+
+def test_a_read_command_still_names_a_misspelt_setting(readerd_cli: ReaderdCLI) -> None:
+    readerd_cli("run", "--once")
+    result = readerd_cli("list", READERD_DATADIR="/nowhere")
+    assert "READERD_DATADIR" in result.stderr and "READERD_DATA_DIR" in result.stderr

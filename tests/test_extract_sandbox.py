@@ -1,0 +1,62 @@
+"""The extraction pool: workers exist while there are pages and are gone when there are none."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from importlib import resources
+from pathlib import Path
+
+from readerd.extract.sandbox import ExtractionPool
+from readerd.results import FetchedPage
+
+EN_HTML = resources.files("readerd.samples").joinpath("en-home-composting.html").read_bytes()
+TITLE = "Home Composting Without the Smell"
+
+
+def _page() -> FetchedPage:
+    return FetchedPage("https://example.org/a", 200, "text/html", EN_HTML, None)
+
+
+def _extraction_processes() -> list[int]:
+    """Our forkserver and the workers it forked (not multiprocessing's resource tracker)."""
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if b"multiprocessing.forkserver" in cmdline and ppid in (os.getpid(), *found):
+            found.append(int(entry.name))
+    return found
+
+
+def _wait_until_gone(seconds: float = 30) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while (left := _extraction_processes()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def test_no_worker_outlives_an_idle_spell_and_the_next_page_brings_them_back() -> None:
+    async def scenario() -> None:
+        pool = ExtractionPool(workers=2, idle_seconds=0.2)
+        try:
+            assert not _extraction_processes()  # nothing runs before the first page
+            first = await asyncio.gather(*(pool.extract(_page()) for _ in range(3)))
+            assert [got.title for got in first] == [TITLE] * 3
+            assert _extraction_processes()
+            await asyncio.sleep(0.5)  # idle: the pool stops its workers and the forkserver
+            assert await asyncio.to_thread(_wait_until_gone) == []
+            again = await pool.extract(_page())
+            assert again.title == TITLE and again.language == "en"
+        finally:
+            pool.close()
+
+    asyncio.run(scenario())
+    assert _wait_until_gone() == []  # and close() leaves nothing behind

@@ -28,14 +28,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from readerd import library, store
+from readerd import store
 from readerd.analyze import OpenAIAnalyzer, ServerProfiles
 from readerd.analyze.tools import normalize_tag
 from readerd.config import Settings
-from readerd.database import make_engine, upgrade_database
-from readerd.language import count_words
 from readerd.pipeline import process_due
 from readerd.results import Extracted, FetchedPage, SavedLink
+from readerd.store import views
+from readerd.store.database import make_engine, upgrade_database
+from readerd.text.language import count_words
 from tests.servers.openai_compat import (
     MODEL,
     AnalysisResponder,
@@ -147,7 +148,7 @@ def bench_long_article(words: int) -> None:
         started = time.perf_counter()
         report = asyncio.run(process_due(settings, engine, analyzer))
         elapsed = time.perf_counter() - started
-        view = library.get_link(engine, 1) or {}
+        view = views.get_link(engine, 1) or {}
     analysis = view.get("analysis") or {}
     print(
         f"long article: {count_words(text)} words, context {settings.llm_context_tokens} tokens: "
@@ -239,7 +240,7 @@ def bench_vocabulary(articles: int, concurrency: int) -> None:
         started = time.perf_counter()
         report = asyncio.run(process_due(settings, engine, analyzer))
         elapsed = time.perf_counter() - started
-        counts = [row["count"] for row in library.tag_counts(engine)]
+        counts = [row["count"] for row in views.tag_counts(engine)]
     single = sum(1 for c in counts if c == 1)
     print(
         f"vocabulary: {articles} articles, {report.done} analysed, {len(server.requests)} "

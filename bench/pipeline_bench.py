@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from readerd import store
 from readerd.config import load_settings
-from readerd.database import make_engine, upgrade_database
 from readerd.pipeline import process_due
 from readerd.results import SavedLink
+from readerd.store.database import make_engine, upgrade_database
 from tests.servers.openai_compat import MODEL, AnalysisResponder, OpenAICompatServer, Reply
 from tests.servers.web import start_web_server
 
@@ -58,6 +58,15 @@ def _serve(links: int, latency: float, ports: multiprocessing.Queue[int]) -> Non
     threading.Event().wait()
 
 
+def _serve_llm(latency: float, urls: multiprocessing.Queue[str]) -> None:
+    """An OpenAI-compatible server answering every analysis after `latency` s, until killed."""
+    llm = OpenAICompatServer().start()
+    responder = AnalysisResponder()
+    llm.respond_with(lambda request: Reply(body=responder(request), delay=latency))
+    urls.put(llm.base_url)
+    threading.Event().wait()
+
+
 def _run(
     links: int,
     fetch_latency: float,
@@ -73,9 +82,11 @@ def _run(
     server.start()
     port = ports.get(timeout=30)
     urls = [f"http://127.0.0.1:{port}/a{i}.html" for i in range(links)]
-    llm = OpenAICompatServer().start()
-    responder = AnalysisResponder()
-    llm.respond_with(lambda request: Reply(body=responder(request), delay=llm_latency))
+    # The LLM server too: in this process its JSON work would take readerd's GIL.
+    llm_urls: multiprocessing.Queue[str] = multiprocessing.Queue()
+    llm = multiprocessing.Process(target=_serve_llm, args=(llm_latency, llm_urls), daemon=True)
+    llm.start()
+    llm_base_url = llm_urls.get(timeout=30)
     with tempfile.TemporaryDirectory() as data_dir:
         env = {
             "data_dir": Path(data_dir),
@@ -85,7 +96,7 @@ def _run(
             "analyzer": "openai" if use_llm else "offline",
         }
         if use_llm:
-            env |= {"llm_base_url": llm.base_url, "llm_model": MODEL, "llm_api_key": "sk-bench"}
+            env |= {"llm_base_url": llm_base_url, "llm_model": MODEL, "llm_api_key": "sk-bench"}
         settings = load_settings(**env)
         engine = make_engine(settings)
         upgrade_database(engine)
@@ -95,7 +106,7 @@ def _run(
         wall = time.perf_counter() - started
         busy = _busy_cpu_seconds() - busy_before
     server.terminate()
-    llm.stop()
+    llm.terminate()
     fetch_bound = links * fetch_latency / fetch_conc
     llm_bound = links * llm_latency / llm_conc if use_llm else 0.0
     bound = max(fetch_bound, llm_bound)
@@ -108,6 +119,8 @@ def _run(
         f"  wall {wall:.2f} s   bound {bound:.2f} s   ratio {wall / bound:.2f}   "
         f"({links / wall:.1f} links/s)"
     )
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in sorted(report.seconds.items()))
+    print(f"  stage seconds, summed over items in flight: {stages}")
     cores = os.cpu_count() or 1
     floor = busy / cores
     print(

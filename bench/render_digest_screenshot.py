@@ -1,12 +1,17 @@
-"""Render a realistic digest (Spanish and English articles) to docs/digest.png for the README.
+"""Render the digest of the bundled samples to docs/digest.png for the README.
 
-Run by hand from the repository root: `.venv/bin/python bench/render_digest_screenshot.py`.
-Needs headless Chromium (`apt-get install chromium`). Writes the HTML beside the PNG
-under bench/out/ too, for a look in a real browser.
+The samples (readerd/samples/, Spanish and English) go through the real pipeline
+with the embedded offline analyser, as `readerd run --once` on a fresh data dir
+does, so the picture shows what a new install produces: its tags, groups and
+summaries. Run by hand from the repository root:
+`.venv/bin/python bench/render_digest_screenshot.py`. Needs headless Chromium
+(`apt-get install chromium`). Writes the HTML beside the PNG under bench/out/ too,
+for a look in a real browser.
 """
 
 from __future__ import annotations
 
+import asyncio
 import struct
 import sys
 import tempfile
@@ -17,18 +22,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from readerd.analyze import make_analyzer  # noqa: E402
 from readerd.digest import preview_digest  # noqa: E402
-from tests.digest_fixtures import (  # noqa: E402
-    ENGLISH,
-    SPANISH,
-    add_article,
-    add_failure,
-    digest_settings,
-    new_engine,
-)
+from readerd.pipeline import process_due, sync_links  # noqa: E402
+from tests.digest_fixtures import add_failure, digest_settings, new_engine  # noqa: E402
 from tests.test_digest_render import png_pixels, screenshot  # noqa: E402
 
-WIDTH, HEIGHT = 760, 2400
+WIDTH, HEIGHT = 760, 4800
 MARGIN = 28  # background kept under the card after cropping
 
 
@@ -60,12 +60,14 @@ def encode_png(width: int, rows: list[bytes]) -> bytes:
 
 
 def main() -> None:
-    """Seed a temporary library, render its digest, and screenshot it."""
+    """Read the bundled samples offline into a temporary library, render its digest, and
+    screenshot it."""
     with tempfile.TemporaryDirectory(prefix="readerd-screenshot-") as tmp:
-        settings = digest_settings(Path(tmp))
+        settings = digest_settings(Path(tmp), analyzer="offline")
         engine = new_engine(settings)
-        for sample in [SPANISH[0], SPANISH[3], ENGLISH[0], SPANISH[1], ENGLISH[2]]:
-            add_article(engine, sample, tokens=(2400, 380))
+        asyncio.run(sync_links(settings, engine))
+        report = asyncio.run(process_due(settings, engine, make_analyzer(settings)))
+        assert report.done and not report.failed, report
         add_failure(
             engine,
             "https://muro-de-pago.example/reportaje",

@@ -98,6 +98,10 @@ class Analysis(SQLModel, table=True):
     tokens_out: int = 0
     latency_ms: int = 0
     coverage: float = 1.0
+    #: tools the offline analyser stood in for, the model having made no valid call
+    fallbacks: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 

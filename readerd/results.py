@@ -103,6 +103,8 @@ class Analysis:
     latency_ms: int = 0
     coverage: float = 1.0  # fraction of the article text the analyser saw
     calls: list[LLMCall] = field(default_factory=list)
+    #: tools whose part the offline analyser filled in because the model gave no valid call
+    fallbacks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class AnalysisInfo(TypedDict):
     tokens_out: int
     latency_ms: int
     coverage: float
+    fallbacks: list[str]  # tools the offline analyser stood in for (e.g. "tag_article")
     analyzed_at: str | None
 
 

@@ -127,6 +127,13 @@ def test_pocket_to_llm_analysis_end_to_end(
     assert links[urls["es"]]["summary_language"] == "es"
     assert links[urls["hops"]]["status"] == "done"  # two redirects followed
     assert links[urls["rain"]]["status"] == "done" and links[urls["rain"]]["ai_tags"]
+    # The PDF's tags are the offline analyser's, and readerd says so; the others are the model's.
+    rain = readerd_cli("show", str(links[urls["rain"]]["id"]), "--json")
+    assert json.loads(rain.stdout)["analysis"]["fallbacks"] == ["tag_article"]
+    en = json.loads(readerd_cli("show", str(links[urls["en"]]["id"]), "--json").stdout)
+    assert en["analysis"]["fallbacks"] == []
+    shown = readerd_cli("show", str(links[urls["rain"]]["id"])).stdout
+    assert "tags by the offline analyser: the model gave no valid tags" in shown
     assert links[urls["missing"]]["status"] == "failed"
     assert "404" in links[urls["missing"]]["last_error"]
     assert links[urls["image"]]["status"] == "unsupported"

@@ -39,9 +39,10 @@ def test_fields_come_from_valid_results_and_offline_tags_fill_in() -> None:
     fields, missing = analysis_fields({SUMMARY_TOOL: summary}, ARTICLE, TEXT)
     assert missing == [] and fields["summary"] == summary.summary
     assert fields["tags"]  # tag_article never called: key-phrase tags instead
+    assert fields["fallbacks"] == (TAG_TOOL,)  # and the analysis says so
     tagged = TagArticle(tags=["composting", "gardening"])
     fields, _ = analysis_fields({SUMMARY_TOOL: summary, TAG_TOOL: tagged}, ARTICLE, TEXT)
-    assert fields["tags"] == ("composting", "gardening")
+    assert fields["tags"] == ("composting", "gardening") and fields["fallbacks"] == ()
 
 
 def test_a_required_tool_without_a_valid_call_is_missing() -> None:

@@ -106,15 +106,19 @@ def analysis_fields(
     """Analysis fields from every valid result, fallbacks for the rest; and what is missing.
 
     The missing names are required tools with no valid call (the analysis cannot be made).
+    The tools a fallback stood in for are named in the "fallbacks" field, so the stored
+    analysis says which of its parts are not the model's.
     """
     fields: dict[str, Any] = {}
-    missing = []
+    missing, stood_in = [], []
     for tool in TOOLS.values():
         result = got.get(tool.name)
         if isinstance(result, tool.model):
             fields.update(tool.fields(result))
         elif tool.fallback is not None:
             fields.update(tool.fallback(article, text))
+            stood_in.append(tool.name)
         else:
             missing.append(tool.name)
+    fields["fallbacks"] = tuple(stood_in)
     return fields, missing

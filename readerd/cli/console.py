@@ -148,6 +148,8 @@ def print_link(link: LinkView) -> None:
             f"coverage {analysis['coverage']:.0%})",
             markup=False,
         )
+        if "tag_article" in analysis["fallbacks"]:
+            out.print("tags by the offline analyser: the model gave no valid tags", markup=False)
 
 
 def print_stats(stats: LibraryStats) -> None:

@@ -38,14 +38,15 @@ _ARTICLE = (
 )
 _ANALYSIS = (
     "INSERT INTO analysis (link_id, summary, key_points, language, analyzer, model, "
-    "prompt_version, content_hash, tokens_in, tokens_out, latency_ms, coverage, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (link_id) DO UPDATE SET "
+    "prompt_version, content_hash, tokens_in, tokens_out, latency_ms, coverage, fallbacks, "
+    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (link_id) DO UPDATE SET "
     "summary = excluded.summary, key_points = excluded.key_points, "
     "language = excluded.language, analyzer = excluded.analyzer, model = excluded.model, "
     "prompt_version = excluded.prompt_version, content_hash = excluded.content_hash, "
     "tokens_in = excluded.tokens_in, tokens_out = excluded.tokens_out, "
     "latency_ms = excluded.latency_ms, coverage = excluded.coverage, "
-    "created_at = excluded.created_at"
+    "fallbacks = excluded.fallbacks, created_at = excluded.created_at"
 )
 _CALL = (
     "INSERT INTO llm_call (link_id, model, base_url_host, prompt_version, mode, tokens_in, "
@@ -189,6 +190,7 @@ def _analysis(
             analysis.tokens_out,
             analysis.latency_ms,
             analysis.coverage,
+            json.dumps(list(analysis.fallbacks)),
             _stamp(utcnow()),
         ),
     )

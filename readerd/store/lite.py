@@ -91,6 +91,7 @@ def link_view(
                 "tokens_out": analysis.tokens_out,
                 "latency_ms": analysis.latency_ms,
                 "coverage": analysis.coverage,
+                "fallbacks": list(analysis.fallbacks),
                 "analyzed_at": iso(analysis.created_at),
             }
             if analysis
@@ -269,5 +270,6 @@ def _link(row: sqlite3.Row) -> SimpleNamespace:
 def _analysis(row: sqlite3.Row) -> SimpleNamespace:
     analysis = SimpleNamespace(**dict(row))
     analysis.key_points = json.loads(analysis.key_points or "[]")
+    analysis.fallbacks = json.loads(analysis.fallbacks or "[]")
     analysis.created_at = _time(analysis.created_at)
     return analysis

@@ -173,6 +173,7 @@ def _put_analysis(
         analysis.prompt_version,
     )
     row.content_hash, row.coverage, row.created_at = content_hash, analysis.coverage, utcnow()
+    row.fallbacks = list(analysis.fallbacks)
     row.tokens_in, row.tokens_out, row.latency_ms = (
         analysis.tokens_in,
         analysis.tokens_out,

@@ -21,7 +21,7 @@ import pytest
 import trafilatura
 
 from readerd.analyze.openai.prompts import tool_messages
-from readerd.analyze.tools import ALL_TOOLS, normalize_tag, tool_specs
+from readerd.analyze.tools import ALL_TOOLS, normalize_tag, salvage, tool_specs
 from readerd.results import ArticleInput
 from tests.conftest import ReaderdCLI
 from tests.servers.llama import ALIAS, N_CTX, LlamaServer, RecordingProxy
@@ -61,6 +61,24 @@ def links(cli: ReaderdCLI) -> list[dict[str, Any]]:
 
 def listed(cli: ReaderdCLI) -> list[dict[str, Any]]:
     return json.loads(cli("list", "--json").stdout)
+
+
+def tag_calls_about(proxy: RecordingProxy, link: dict[str, Any]) -> list[dict[str, Any]]:
+    """Arguments of the tag_article calls made in requests about this link's article."""
+    found = []
+    for exchange in proxy.exchanges:
+        request = json.dumps(exchange.request, ensure_ascii=False)
+        about = link["url"] in request or (link["title"] or "\0") in request
+        if not exchange.path.endswith("/chat/completions") or not about:
+            continue
+        choices = (exchange.response or {}).get("choices") or [{}]
+        for call in (choices[0].get("message") or {}).get("tool_calls") or []:
+            if call["function"]["name"] == "tag_article":
+                try:
+                    found.append(json.loads(call["function"]["arguments"], strict=False))
+                except ValueError:
+                    continue  # cut off at max_tokens: readerd refuses it too
+    return found
 
 
 def assert_bounded_and_accepted(proxy: RecordingProxy, server: LlamaServer) -> None:
@@ -106,14 +124,21 @@ def test_run_once_has_the_model_analyse_english_and_spanish_then_asks_nothing_mo
 
     shown = links(readerd_cli)
     assert sorted(s["language"] for s in shown) == ["en", "es"]
-    tagged = {
-        normalize_tag(t) for args in llama.tool_arguments("tag_article") for t in args["tags"]
-    }
     summaries = [" ".join(a["summary"].split()) for a in llama.tool_arguments("summarize_article")]
     for link in shown:
         assert link["status"] == "done", link["last_error"]
         assert (link["analysis"]["analyzer"], link["analysis"]["model"]) == ("openai", ALIAS)
-        assert link["ai_tags"] and set(link["ai_tags"]) <= tagged  # the model's tags, not ours
+        # A 135M model's tags are sometimes all garbage; readerd must then say the tags are
+        # its own, and only then: the model's tags whenever any call of its had valid ones.
+        calls = tag_calls_about(llama, link)
+        usable = [args for args in calls if salvage("tag_article", args) is not None]
+        tagged = {normalize_tag(t) for args in usable for t in args["tags"]}
+        assert link["ai_tags"]
+        if usable:
+            assert link["analysis"]["fallbacks"] == []
+            assert set(link["ai_tags"]) <= tagged  # the model's tags, not ours
+        else:
+            assert link["analysis"]["fallbacks"] == ["tag_article"], calls
         summary = " ".join(link["summary"].split())
         assert any(summary in s for s in summaries), summary  # the model's summary (cleaned)
     assert_bounded_and_accepted(llama, llama_server)

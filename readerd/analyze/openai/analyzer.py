@@ -443,7 +443,7 @@ class _Run:
         )
 
     def _analysis(self, got: dict[str, BaseModel], coverage: float, text: str) -> Analysis:
-        """The Analysis, with offline tags when the model never called tag_article."""
+        """The Analysis, with offline tags (and saying so) when no tag_article call was valid."""
         fields, missing = analysis_fields(got, self.article, text)
         if missing:
             raise AnalysisError(f"llm: no valid {missing[0]} call after retries: {self._facts()}")

@@ -24,6 +24,12 @@ pytest_plugins = [
     "tests.digest_fixtures",
 ]
 
+# pytest-xdist's workers set COLUMNS=80 and LINES=24; rich fixes a console's width when it
+# is made under COLUMNS, so a module importing readerd's console early would wrap every
+# in-process command at 80 columns. Each ReaderdCLI call sets its own COLUMNS instead.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 

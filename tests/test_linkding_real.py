@@ -1,4 +1,6 @@
-"""Conformance against the real Linkding 1.42.0 (../shared/services/linkding): `pytest -m linkding`.
+"""Conformance against the real Linkding 1.42.0 (../shared/services/linkding).
+
+Run with `.venv/bin/pytest -n 0 -m linkding tests/test_linkding_real.py`.
 
 A new user's first hour: five bookmarks (one archived) synced; then edits made through
 Linkding's own REST API — a title, tags, an archive, a new bookmark — are what readerd

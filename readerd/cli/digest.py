@@ -105,7 +105,9 @@ def _preview(day: date, since: datetime | None, out: Path | None) -> None:
     (out / "digest.html").write_text(rendered.html, encoding="utf-8")
     (out / "digest.txt").write_text(rendered.text, encoding="utf-8")
     console.out.print(
-        f"wrote {out / 'digest.html'} and {out / 'digest.txt'}: {rendered.subject}", markup=False
+        f"wrote {out / 'digest.html'} and {out / 'digest.txt'}: {rendered.subject}",
+        markup=False,
+        soft_wrap=True,  # a path broken across lines cannot be copied
     )
 
 

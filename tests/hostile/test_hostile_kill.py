@@ -7,7 +7,7 @@ analysis writes). Whenever every link is done the articles get new texts, so eve
 cycle has work to interrupt.
 
 Slow (about eight minutes): marked `slow`, run by CI in its own step with
-`.venv/bin/pytest -m slow tests/hostile`. READERD_KILL_SEED replays one sequence.
+`.venv/bin/pytest -n 0 -m slow tests/hostile`. READERD_KILL_SEED replays one sequence.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Fixtures of the real-model suite: one llama.cpp server per session, a recording proxy per test.
 
-Run with `bash .ci/real-model-setup && .venv/bin/pytest -m real_model tests/real_model`.
+Run with `bash .ci/real-model-setup && .venv/bin/pytest -n 0 -m real_model tests/real_model`.
 """
 
 from __future__ import annotations

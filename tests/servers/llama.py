@@ -36,7 +36,10 @@ MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_CACHE = REPO / ".pytest_cache" / "d" / "smollm2"
 ALIAS = "local"
 N_CTX = 4096
-HOW_TO = "run `bash .ci/real-model-setup`, then `.venv/bin/pytest -m real_model tests/real_model`"
+HOW_TO = (
+    "run `bash .ci/real-model-setup`, then "
+    "`.venv/bin/pytest -n 0 -m real_model tests/real_model`"
+)
 
 
 def model_path() -> Path:

@@ -104,7 +104,8 @@ def test_the_search_snapshot_follows_every_change(tmp_path: Path) -> None:
 
 
 def test_semantic_search_starts_without_the_openai_sdk(semantic: ReaderdCLI) -> None:
-    """Embedding one query is a small POST: the SDK would cost the command ~0.5 s."""
+    """Embedding one query is a small POST: the SDK would cost the command ~0.5 s, and the
+    library is read on sqlite3, as `search` reads it: SQLAlchemy would cost ~0.3 s more."""
     import subprocess
     import sys
 
@@ -113,11 +114,13 @@ def test_semantic_search_starts_without_the_openai_sdk(semantic: ReaderdCLI) -> 
         "import sys, runpy; sys.argv = ['readerd', 'search', 'railway', '--semantic', '--json']\n"
         "try:\n    runpy.run_module('readerd', run_name='__main__')\n"
         "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
-        "print('SDK', 'openai' in sys.modules, file=sys.stderr)"
+        "print('SDK', 'openai' in sys.modules, file=sys.stderr)\n"
+        "print('SQLAlchemy', 'sqlalchemy' in sys.modules, file=sys.stderr)"
     )
     env = {**semantic.base_env(), **semantic.env}
     result = subprocess.run(
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
     )
     assert "SDK False" in result.stderr, result.stderr
+    assert "SQLAlchemy False" in result.stderr, result.stderr
     assert RAILWAY in result.stdout

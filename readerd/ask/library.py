@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from readerd.ask.fusion import fuse
 from readerd.ask.passages import query_words
 from readerd.config import Settings
 from readerd.results import LinkView
@@ -95,12 +96,3 @@ class Library:
         """The article's passages that match the query best (index), in their order."""
         words = " OR ".join(sorted(query_words(query)))
         return [p.text for p in passages.article_passages(self.engine, link_id, words, count)]
-
-
-def fuse(rankings: list[list[int]], k: int = 60) -> list[int]:
-    """Reciprocal rank fusion: each id scores the sum of 1 / (k + rank) over the rankings."""
-    scores: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, item in enumerate(ranking, 1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
-    return sorted(scores, key=lambda item: (-scores[item], item))

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from sqlalchemy import Engine
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from readerd.ask.embeddings import EmbeddingClient
-from readerd.ask.library import fuse
+from readerd.ask.fusion import fuse
 from readerd.config import Settings
 from readerd.results import LinkView
-from readerd.store import views
 from readerd.store.search import QueryError
 from readerd.store.vectors import VectorStore, embedding_inputs
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from readerd.store.lite import Reader
 
 CANDIDATES = 50  # taken from each ranking before fusing
 
@@ -30,8 +34,12 @@ class EmbedReport:
     removed: int = 0
 
 
+_STORES: dict[Path, VectorStore] = {}
+
+
 def vector_store(settings: Settings) -> VectorStore:
-    return VectorStore(settings.data_dir)
+    """The data directory's vector store, one per process: its matrix stays loaded."""
+    return _STORES.setdefault(settings.data_dir, VectorStore(settings.data_dir))
 
 
 def embed_library(
@@ -80,7 +88,7 @@ def nearest_ids(settings: Settings, query: str, limit: int) -> list[int]:
 
 
 def hybrid_search(
-    settings: Settings, engine: Engine, query: str, limit: int, *, text_query: str | None = None
+    settings: Settings, library: Reader, query: str, limit: int, *, text_query: str | None = None
 ) -> list[LinkView]:
     """The `limit` best links for the query by fused full-text and vector ranks.
 
@@ -89,13 +97,13 @@ def hybrid_search(
     meaning have their summary as snippet.
     """
     try:
-        text_hits = views.search(engine, text_query or query, limit=CANDIDATES)
+        text_hits = library.search(text_query or query, limit=CANDIDATES)
     except QueryError:
         text_hits = []
     near = nearest_ids(settings, query, CANDIDATES)
     order = fuse([[v["id"] for v in text_hits], near])[:limit]
     snippets = {v["id"]: v.get("snippet", "") for v in text_hits}
-    found = views.link_views(engine, order)
+    found = library.link_views(order)
     for view in found:
         view["snippet"] = snippets.get(view["id"]) or " ".join((view["summary"] or "").split())
     return [v for v in found if not v["deleted"]]

@@ -293,7 +293,8 @@ def _semantic_search(query: str, limit: int, as_json: bool) -> None:
             "search: --semantic needs an embeddings endpoint: set READERD_EMBED_BASE_URL "
             "and READERD_EMBED_MODEL, then run `readerd embed`"
         )
-    links = hybrid_search(settings, context.engine(settings, write=False), query, limit)
+    with context.library() as library:
+        links = hybrid_search(settings, library, query, limit)
     if as_json:
         console.print_json(links)
         return

@@ -77,6 +77,19 @@ def parse_entries_page(data: object) -> tuple[list[SavedLink], int]:
     return [link for link in links if link is not None], pages
 
 
+
+def password_grant(
+    client_id: str, client_secret: str, username: str, password: str
+) -> dict[str, str]:
+    """The OAuth2 password-grant form Wallabag's /oauth/v2/token takes (sync and writer)."""
+    return {
+        "grant_type": "password",
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "username": username,
+        "password": password,
+    }
+
 class WallabagSource:
     """Incremental sync from Wallabag; the HTML it already extracted comes along.
 
@@ -100,13 +113,7 @@ class WallabagSource:
         options: ClientOptions | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._grant = {
-            "grant_type": "password",
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "username": username,
-            "password": password,
-        }
+        self._grant = password_grant(client_id, client_secret, username, password)
         self.page_size = max(1, page_size)
         self.options = options or ClientOptions()
         self._token: str | None = None

@@ -12,7 +12,7 @@ from typing import Any
 
 from readerd.errors import SourceError
 from readerd.sources.service_http import ClientOptions, parse_time
-from readerd.sources.wallabag import entry_to_link
+from readerd.sources.wallabag import entry_to_link, password_grant
 from readerd.sources.writeback_http import RemoteItem, WriteError, WriterBase, WriteRefused
 
 SERVICE = "wallabag"
@@ -41,13 +41,7 @@ class WallabagWriter(WriterBase):
         options: ClientOptions | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._grant = {
-            "grant_type": "password",
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "username": username,
-            "password": password,
-        }
+        self._grant = password_grant(client_id, client_secret, username, password)
         self.where = self.base_url
         self._open(rate=rate, options=options, headers={}, secrets=[client_secret, password])
         self._token: str | None = None

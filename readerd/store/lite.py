@@ -118,6 +118,7 @@ class Reader(Protocol):
         self, *, status: str | None = None, tag: str | None = None, limit: int = 50
     ) -> list[LinkView]: ...
     def get_link(self, link_id: int) -> LinkView | None: ...
+    def link_views(self, ids: list[int]) -> list[LinkView]: ...
 
 
 @dataclass
@@ -190,6 +191,11 @@ class Library:
         """As store.views.get_link: everything known about one link."""
         links = self._links([link_id])
         return self._views(links, full=True)[0] if links else None
+
+    def link_views(self, ids: list[int]) -> list[LinkView]:
+        """As store.views.link_views: these links' views, in the order given."""
+        links = {link.id: link for link in self._links(ids)}
+        return self._views([links[i] for i in ids if i in links])
 
     def _links(self, ids: list[int]) -> list[SimpleNamespace]:
         marks = ",".join("?" * len(ids))

@@ -18,12 +18,12 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import Engine
-from sqlmodel import Session, col, select
 
-from readerd.models import Analysis, Article, Link, LinkTag, Status, Tag
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 FILE_NAME = "vectors.sqlite"
 _SCHEMA = (
@@ -48,6 +48,11 @@ def embedding_inputs(
     engine: Engine, *, model: str, prefix: str = "", max_chars: int = 2000
 ) -> list[EmbeddingInput]:
     """The embedding input of every analysed, not deleted article: title, summary, tags, text."""
+    # Here, not at the top: searching the vectors must not import SQLAlchemy (CLI start).
+    from sqlmodel import Session, col, select
+
+    from readerd.models import Analysis, Article, Link, LinkTag, Status, Tag
+
     with Session(engine) as session:
         rows = session.exec(
             select(Link.id, Article.title, Analysis.summary, Article.text)
@@ -143,7 +148,11 @@ class VectorStore:
             return []  # vectors of another dimension: `readerd embed --all` rebuilds them
         vector /= np.linalg.norm(vector) or 1.0
         scores = matrix @ vector
-        top = np.argsort(-scores)[:limit]
+        if limit < len(scores):  # the best `limit` first, then only those sorted
+            best = np.argpartition(-scores, limit)[:limit]
+            top = best[np.argsort(-scores[best])]
+        else:
+            top = np.argsort(-scores)
         return [(int(ids[i]), float(scores[i])) for i in top]
 
     def _load(self, model: str) -> tuple[np.ndarray, np.ndarray]:

@@ -335,3 +335,6 @@ class EngineLibrary:
 
     def get_link(self, link_id: int) -> LinkView | None:
         return get_link(self.engine, link_id)
+
+    def link_views(self, ids: list[int]) -> list[LinkView]:
+        return link_views(self.engine, ids)

@@ -64,6 +64,7 @@ def fill_vectors(data_dir: Path, model: str) -> None:
 
 
 def in_process(data_dir: Path, base_url: str, model: str) -> None:
+    from readerd.ask.embeddings import EmbeddingConfig
     from readerd.ask.semantic import hybrid_search
     from readerd.config import load_settings
     from readerd.store import views
@@ -76,7 +77,8 @@ def in_process(data_dir: Path, base_url: str, model: str) -> None:
     library = open_library(settings.db_url)
     assert library is not None, "the sqlite3 read path did not open the library"
     fts, lite_fts, hybrid = [], [], []
-    hybrid_search(settings, library, "warm up", 10)  # loads the matrix once, as a daemon would
+    config = EmbeddingConfig.of(settings)
+    hybrid_search(config, library, "warm up", 10)  # loads the matrix once, as a daemon would
     for query in queries():
         started = time.perf_counter()
         try:
@@ -88,7 +90,7 @@ def in_process(data_dir: Path, base_url: str, model: str) -> None:
         library.search(query, limit=10)
         lite_fts.append(time.perf_counter() - started)
         started = time.perf_counter()
-        hybrid_search(settings, library, query, 10)
+        hybrid_search(config, library, query, 10)
         hybrid.append(time.perf_counter() - started)
     rows = (("FTS engine", fts, None), ("FTS sqlite3", lite_fts, None), ("hybrid", hybrid, 0.080))
     for label, times, bound in rows:

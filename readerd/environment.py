@@ -60,15 +60,30 @@ def given_names(
     return {name: found for name, found in values.items() if name.startswith(PREFIX)}
 
 
+def given_values(
+    environ: Mapping[str, str] | None = None, env_file: Path = ENV_FILE
+) -> dict[str, str]:
+    """The values of the READERD_* and OPENAI_* names that are set, by upper-case name."""
+    values = _values(environ, env_file)
+    return {name: found[0] for name, found in values.items() if name.startswith(ALIAS_PREFIXES)}
+
+
+def configured_data_dir(
+    environ: Mapping[str, str] | None = None, env_file: Path = ENV_FILE
+) -> Path:
+    """The data directory the settings would give: READERD_DATA_DIR or the default."""
+    data_dir = given_names(environ, env_file).get(PREFIX + "DATA_DIR")
+    return Path(data_dir[0]) if data_dir else default_data_dir()
+
+
 def configured_database_url(
     environ: Mapping[str, str] | None = None, env_file: Path = ENV_FILE
 ) -> str:
     """The database URL the settings would give, from READERD_DATABASE_URL and _DATA_DIR."""
     given = given_names(environ, env_file)
-    data_dir = given.get(PREFIX + "DATA_DIR")
     return database_url(
         given.get(PREFIX + "DATABASE_URL", ("", ""))[0] or None,
-        Path(data_dir[0]) if data_dir else default_data_dir(),
+        configured_data_dir(environ, env_file),
     )
 
 

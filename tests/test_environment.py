@@ -9,8 +9,16 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from readerd.ask.embeddings import EmbeddingConfig
 from readerd.config import Settings, load_settings
-from readerd.environment import configured_database_url, secret_values, setting_fields
+from readerd.environment import (
+    configured_data_dir,
+    configured_database_url,
+    given_values,
+    secret_values,
+    setting_fields,
+)
+from readerd.errors import ConfigError
 from tests.conftest import ReaderdCLI
 
 
@@ -87,3 +95,43 @@ def test_a_read_command_still_names_a_misspelt_setting(readerd_cli: ReaderdCLI) 
     readerd_cli("run", "--once")
     result = readerd_cli("list", READERD_DATADIR="/nowhere")
     assert "READERD_DATADIR" in result.stderr and "READERD_DATA_DIR" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "variables, dotenv",
+    [
+        ({}, ""),
+        ({"READERD_EMBED_BASE_URL": "http://gpu.lan:11434/v1", "READERD_EMBED_MODEL": "nomic"}, ""),
+        (
+            {"READERD_EMBED_MODEL": "nomic", "OPENAI_API_KEY": "sk-openai"},
+            "READERD_EMBED_BASE_URL=http://from-dotenv/v1\nREADERD_EMBED_DIMENSIONS=256\n",
+        ),
+        (
+            {"READERD_LLM_API_KEY": "sk-llm", "READERD_EMBED_API_KEY": "sk-embed"},
+            "readerd_embed_query_prefix=search_query: \nREADERD_LLM_TIMEOUT=7.5\n",
+        ),
+        ({"READERD_DATA_DIR": "/srv/reading", "READERD_LLM_API_KEY": "sk-llm"}, ""),
+    ],
+)
+def test_semantic_search_reads_the_embedding_settings_the_settings_give(
+    variables: dict[str, str],
+    dotenv: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(dotenv)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    light = EmbeddingConfig.from_environment(given_values(), configured_data_dir())
+    assert light == EmbeddingConfig.of(load_settings())
+
+
+@pytest.mark.parametrize("name", ["READERD_EMBED_DIMENSIONS", "READERD_LLM_TIMEOUT"])
+def test_a_bad_number_on_the_light_path_names_its_variable(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(name, "lots")
+    with pytest.raises(ConfigError, match=f"{name}: must be"):
+        EmbeddingConfig.from_environment(given_values(), configured_data_dir())

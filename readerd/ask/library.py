@@ -72,9 +72,11 @@ class Library:
         by_passage = passages.search_passages(self.engine, words, wanted) if words else []
         rankings = [[v["id"] for v in by_text], [p.link_id for p in by_passage]]
         if self.settings is not None and self.settings.use_embeddings:
+            from readerd.ask.embeddings import EmbeddingConfig
             from readerd.ask.semantic import nearest_ids
 
-            rankings.append(nearest_ids(self.settings, query, wanted))
+            config = EmbeddingConfig.of(self.settings)
+            rankings.append(nearest_ids(config, query, wanted))
         snippets = {v["id"]: v.get("snippet", "") for v in by_text}
         snippets |= {p.link_id: p.text for p in by_passage}
         found = views.link_views(self.engine, fuse(rankings))

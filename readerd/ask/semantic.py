@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from readerd.ask.embeddings import EmbeddingClient
+from readerd.ask.embeddings import EmbeddingClient, EmbeddingConfig
 from readerd.ask.fusion import fuse
-from readerd.config import Settings
 from readerd.results import LinkView
 from readerd.store.search import QueryError
 from readerd.store.vectors import VectorStore, embedding_inputs
@@ -22,6 +21,7 @@ from readerd.store.vectors import VectorStore, embedding_inputs
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from readerd.config import Settings
     from readerd.store.lite import Reader
 
 CANDIDATES = 50  # taken from each ranking before fusing
@@ -37,9 +37,9 @@ class EmbedReport:
 _STORES: dict[Path, VectorStore] = {}
 
 
-def vector_store(settings: Settings) -> VectorStore:
+def vector_store(directory: Path) -> VectorStore:
     """The data directory's vector store, one per process: its matrix stays loaded."""
-    return _STORES.setdefault(settings.data_dir, VectorStore(settings.data_dir))
+    return _STORES.setdefault(directory, VectorStore(directory))
 
 
 def embed_library(
@@ -57,13 +57,13 @@ def embed_library(
         prefix=settings.embed_document_prefix,
         max_chars=settings.embed_max_chars,
     )
-    store = vector_store(settings)
+    store = vector_store(settings.data_dir)
     report = EmbedReport(removed=store.keep_only({i.link_id for i in inputs}))
     todo = inputs if everything else store.stale(inputs, model)
     report.unchanged = len(inputs) - len(todo)
     if not todo:
         return report
-    client = EmbeddingClient(settings)
+    client = EmbeddingClient(EmbeddingConfig.of(settings))
     try:
         step = 32
         for start in range(0, len(todo), step):
@@ -77,18 +77,30 @@ def embed_library(
     return report
 
 
-def nearest_ids(settings: Settings, query: str, limit: int) -> list[int]:
+_CLIENTS: dict[EmbeddingConfig, EmbeddingClient] = {}
+
+
+def query_client(config: EmbeddingConfig) -> EmbeddingClient:
+    """One client per configuration, kept for the process: a search embeds only its query,
+    and a new client (its connection pool, its TLS set-up) costs more than that."""
+    if config not in _CLIENTS:
+        _CLIENTS[config] = EmbeddingClient(config)
+    return _CLIENTS[config]
+
+
+def nearest_ids(config: EmbeddingConfig, query: str, limit: int) -> list[int]:
     """The links whose vectors are closest to the query's, closest first."""
-    client = EmbeddingClient(settings)
-    try:
-        vector = client.embed_query(query)
-    finally:
-        client.close()
-    return [i for i, _ in vector_store(settings).nearest(settings.embed_model or "", vector, limit)]
+    vector = query_client(config).embed_query(query)
+    return [i for i, _ in vector_store(config.vectors_dir).nearest(config.model, vector, limit)]
 
 
 def hybrid_search(
-    settings: Settings, library: Reader, query: str, limit: int, *, text_query: str | None = None
+    config: EmbeddingConfig,
+    library: Reader,
+    query: str,
+    limit: int,
+    *,
+    text_query: str | None = None,
 ) -> list[LinkView]:
     """The `limit` best links for the query by fused full-text and vector ranks.
 
@@ -96,14 +108,19 @@ def hybrid_search(
     query it cannot read (a stray quote) still searches by meaning. Links found only by
     meaning have their summary as snippet.
     """
+    words = text_query or query
     try:
-        text_hits = library.search(text_query or query, limit=CANDIDATES)
+        by_text = library.match_ids(words, CANDIDATES)
     except QueryError:
-        text_hits = []
-    near = nearest_ids(settings, query, CANDIDATES)
-    order = fuse([[v["id"] for v in text_hits], near])[:limit]
-    snippets = {v["id"]: v.get("snippet", "") for v in text_hits}
-    found = library.link_views(order)
+        words, by_text = "", []
+    near = nearest_ids(config, query, CANDIDATES)
+    order = fuse([by_text, near])
+    found = [v for v in library.link_views(order[: 2 * limit]) if not v["deleted"]]
+    if len(found) < limit:  # many of the best were deleted: look further down
+        found += [v for v in library.link_views(order[2 * limit :]) if not v["deleted"]]
+    found = found[:limit]
+    matched = set(by_text)
+    snippets = library.snippets(words, [v["id"] for v in found if v["id"] in matched])
     for view in found:
         view["snippet"] = snippets.get(view["id"]) or " ".join((view["summary"] or "").split())
-    return [v for v in found if not v["deleted"]]
+    return found

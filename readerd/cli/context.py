@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from readerd.ask.embeddings import EmbeddingConfig
     from readerd.config import Settings
     from readerd.store.lite import Reader
 
@@ -110,6 +111,16 @@ def library() -> Reader:
     from readerd.store.views import EngineLibrary
 
     return EngineLibrary(read_engine())
+
+
+def embedding_config() -> EmbeddingConfig:
+    """READERD_EMBED_* for `search --semantic`, read without pydantic (as `library()`)."""
+    from readerd.ask.embeddings import EmbeddingConfig
+    from readerd.environment import configured_data_dir, given_values, secret_values
+    from readerd.logs import add_secrets
+
+    add_secrets(secret_values())
+    return EmbeddingConfig.from_environment(given_values(), configured_data_dir())
 
 
 def database_where() -> str:

@@ -287,14 +287,14 @@ def _semantic_search(query: str, limit: int, as_json: bool) -> None:
     from readerd.ask.semantic import hybrid_search
     from readerd.errors import ConfigError
 
-    settings = context.settings()
-    if not settings.use_embeddings:
+    config = context.embedding_config()
+    if not config.usable:
         raise ConfigError(
             "search: --semantic needs an embeddings endpoint: set READERD_EMBED_BASE_URL "
             "and READERD_EMBED_MODEL, then run `readerd embed`"
         )
     with context.library() as library:
-        links = hybrid_search(settings, library, query, limit)
+        links = hybrid_search(config, library, query, limit)
     if as_json:
         console.print_json(links)
         return

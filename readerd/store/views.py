@@ -338,3 +338,11 @@ class EngineLibrary:
 
     def link_views(self, ids: list[int]) -> list[LinkView]:
         return link_views(self.engine, ids)
+
+    def match_ids(self, user_query: str, limit: int) -> list[int]:
+        return [view["id"] for view in search(self.engine, user_query, limit=limit)]
+
+    def snippets(self, user_query: str, ids: list[int]) -> dict[int, str]:
+        wanted = set(ids)
+        found = search(self.engine, user_query, limit=max(len(ids), 50))
+        return {v["id"]: v.get("snippet", "") for v in found if v["id"] in wanted}

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import time
 from importlib import resources
 from pathlib import Path
 
 from readerd.extract.sandbox import ExtractionPool
 from readerd.results import FetchedPage
+from tests.conftest import ReaderdCLI
 
 EN_HTML = resources.files("readerd.samples").joinpath("en-home-composting.html").read_bytes()
 TITLE = "Home Composting Without the Smell"
@@ -60,3 +63,21 @@ def test_no_worker_outlives_an_idle_spell_and_the_next_page_brings_them_back() -
 
     asyncio.run(scenario())
     assert _wait_until_gone() == []  # and close() leaves nothing behind
+
+
+def test_the_main_process_of_a_run_never_loads_the_extractor(readerd_cli: ReaderdCLI) -> None:
+    """Extraction runs in the workers: lxml and trafilatura in the main process would be
+    memory the daemon keeps for nothing (lxml alone is 6 MiB)."""
+    probe = (
+        "import sys, runpy; sys.argv = ['readerd', 'run', '--once']\n"
+        "try:\n    runpy.run_module('readerd', run_name='__main__')\n"
+        "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "print('loaded', sorted(m for m in ('lxml', 'trafilatura', 'pypdf') if m in sys.modules),"
+        " file=sys.stderr)"
+    )
+    env = {**readerd_cli.base_env(), **readerd_cli.env}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert "7 analysed" in result.stdout, result.stdout + result.stderr
+    assert "loaded []" in result.stderr, result.stderr

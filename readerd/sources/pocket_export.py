@@ -10,9 +10,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-from lxml import etree
-from lxml import html as lxml_html
-
 from readerd.errors import SourceError
 from readerd.results import LinkState, SavedLink
 from readerd.sources.pocket import unix_to_datetime
@@ -126,6 +123,11 @@ def _csv_link(values: dict[str, str]) -> SavedLink | None:
 
 def parse_legacy_html(text: str) -> ImportResult:
     """Parse Pocket's legacy `ril_export.html` (links under "Unread" / "Read Archive" headings)."""
+    # Here, not at the top: every source imports this module, and lxml costs the daemon's
+    # main process 6 MiB that only an HTML import needs (extraction runs in its workers).
+    from lxml import etree
+    from lxml import html as lxml_html
+
     parser = lxml_html.HTMLParser(encoding="utf-8")
     try:
         doc = lxml_html.document_fromstring(text.encode("utf-8"), parser=parser)

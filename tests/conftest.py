@@ -21,6 +21,7 @@ pytest_plugins = [
     "tests.servers.web",
     "tests.servers.openai_compat",
     "tests.servers.smtp",
+    "tests.servers.postgres",
     "tests.digest_fixtures",
 ]
 

@@ -1,7 +1,8 @@
 """What a user notices of search: accents, prefixes, phrases, exclusions, ranking, snippets.
 
-Both read paths (store.lite for the CLI, store.views for the engine) must answer alike;
-these pin what search does so a faster query cannot quietly change it.
+Both read paths (store.lite for the CLI, store.views for the engine) must answer alike,
+and so must PostgreSQL (its tsvector search, on a throwaway cluster): these pin what
+search does so a faster query, or another backend, cannot quietly change it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from readerd.store import lite
 from readerd.store.database import make_engine, upgrade_database
 from readerd.store.queue import AnalysisWrite, ArticleWrite, Write, save_batch
 from readerd.store.views import EngineLibrary
+from tests.servers.postgres import PostgresCluster
 
 FILLER = "Un texto cualquiera sobre otra cosa, con palabras de relleno y nada más. " * 8
 # title, summary, tags, text
@@ -55,10 +57,16 @@ ARTICLES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def libraries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[lite.Reader]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def libraries(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[lite.Reader]]:
     data_dir: Path = tmp_path_factory.mktemp("search")
-    settings = load_settings(data_dir=data_dir, _env_file=None)
+    database_url = None
+    if request.param == "postgresql":
+        cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+        database_url = cluster.url(cluster.fresh_database())
+    settings = load_settings(data_dir=data_dir, database_url=database_url, _env_file=None)
     engine = make_engine(settings)
     upgrade_database(engine)
     urls = [f"https://example.org/{i}" for i in range(len(ARTICLES))]
@@ -79,18 +87,20 @@ def libraries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[lite.Re
         writes.append(AnalysisWrite(i + 1, analysis, store.hash_text(text)))
     assert all(r.error is None for r in save_batch(engine, writes))
     engine.dispose()
-    fast = lite.open_library(settings.db_url)
-    assert fast is not None
-    slow = EngineLibrary(make_engine(settings, write=False))
-    yield [fast, slow]
-    fast.__exit__()
-    slow.__exit__()
+    readers: list[lite.Reader] = [EngineLibrary(make_engine(settings, write=False))]
+    if request.param == "sqlite":
+        fast = lite.open_library(settings.db_url)
+        assert fast is not None
+        readers.insert(0, fast)
+    yield readers
+    for reader in readers:
+        reader.__exit__()
 
 
 def found(libraries: list[lite.Reader], query: str) -> list[LinkView]:
-    fast, slow = (library.search(query) for library in libraries)
-    assert fast == slow, query
-    return fast
+    first, *others = (library.search(query) for library in libraries)
+    assert all(other == first for other in others), query
+    return first
 
 
 def test_accents_do_not_matter_either_way(libraries: list[lite.Reader]) -> None:
@@ -132,6 +142,6 @@ def test_the_snippet_shows_the_matched_words(libraries: list[lite.Reader]) -> No
 
 
 def test_a_limit_keeps_the_best(libraries: list[lite.Reader]) -> None:
-    fast, slow = libraries
-    assert fast.search("energia", limit=1) == slow.search("energia", limit=1)
-    assert [row["id"] for row in fast.search("energia", limit=1)] == [1]
+    first, *others = (library.search("energia", limit=1) for library in libraries)
+    assert all(other == first for other in others)
+    assert [row["id"] for row in first] == [1]

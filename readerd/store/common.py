@@ -28,9 +28,22 @@ def indexed_title(link_title: str | None, page_title: str | None) -> str:
     return " ".join(dict.fromkeys(t for t in (link_title, page_title) if t))
 
 
+#: The characters of an article's text indexed on PostgreSQL (a tsvector is at most 1 MB).
+POSTGRES_INDEXED_TEXT = 500_000
+_POSTGRES_REINDEX = (
+    "INSERT INTO link_search (link_id, document) VALUES (:id, "
+    "setweight(to_tsvector('readerd', :title), 'A') || "
+    "setweight(to_tsvector('readerd', :summary), 'B') || "
+    "setweight(to_tsvector('readerd', :tags), 'C') || "
+    "setweight(to_tsvector('readerd', :text), 'D')) "
+    "ON CONFLICT (link_id) DO UPDATE SET document = excluded.document"
+)
+
+
 def reindex(session: Session, link_id: int) -> None:
-    """Rewrite the link's row in the FTS5 index (SQLite only)."""
-    if session.get_bind().dialect.name != "sqlite":
+    """Rewrite the link's row in the full-text index (FTS5, or PostgreSQL's tsvector)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("sqlite", "postgresql"):
         return
     link = link_row(session, link_id)
     article = session.get(models.Article, link_id)
@@ -41,13 +54,19 @@ def reindex(session: Session, link_id: int) -> None:
         .where(LinkTag.link_id == link_id)
     ).all()
     page_title = article.title if article else None
-    params = {
+    body = article.text if article else ""
+    if dialect == "postgresql":
+        body = body[:POSTGRES_INDEXED_TEXT]
+    params: dict[str, object] = {
         "id": link_id,
         "title": indexed_title(link.title, page_title),
         "summary": analysis.summary if analysis else "",
         "tags": " ".join(sorted(set(tags))),
-        "text": article.text if article else "",
+        "text": body,
     }
+    if dialect == "postgresql":
+        session.execute(text(_POSTGRES_REINDEX), params)
+        return
     session.execute(text("DELETE FROM link_search WHERE rowid = :id"), {"id": link_id})
     session.execute(
         text(

@@ -97,3 +97,35 @@ def _check(tokens: list[str]) -> None:
         raise QueryError("a ( is not closed: add the )")
     if previous in _OPERATORS:
         raise QueryError(f"{previous} needs a word on each side (e.g. `solar {previous} casa`)")
+
+
+_FTS5_TOKEN = re.compile(r'"([^"]*)"(\*?)|(\()|(\))|(AND|OR|NOT)')
+
+
+def to_tsquery(query: str) -> str:
+    """The PostgreSQL tsquery of a search-box query ('' when it holds no word).
+
+    The same reading as to_fts5 (that expression is translated, so both backends take
+    a query alike): plain words as prefixes (`word:*`), a phrase as `a <-> b`, NOT as
+    `& !`, adjacent terms joined by `&`. websearch_to_tsquery cannot say "prefix".
+    """
+    out: list[str] = []
+
+    def operand_ended() -> bool:
+        return bool(out) and (out[-1] == ")" or out[-1].endswith(("'", ":*", ")")))
+
+    for match in _FTS5_TOKEN.finditer(to_fts5(query)):
+        phrase, star, opening, closing, operator = match.groups()
+        if phrase is not None:
+            words = [f"'{w}'" for w in phrase.split()]
+            if star:
+                words[-1] += ":*"
+            term = " <-> ".join(words)
+            out += (["&"] if operand_ended() else []) + [f"({term})" if len(words) > 1 else term]
+        elif opening:
+            out += (["&"] if operand_ended() else []) + ["("]
+        elif closing:
+            out.append(")")
+        else:
+            out.append({"AND": "&", "OR": "|", "NOT": "& !"}[operator])
+    return " ".join(out)

@@ -13,7 +13,7 @@ from readerd.models import Analysis, Article, Link, LinkTag, SourceState, Status
 from readerd.results import LibraryStats, LinkView, SourceCursor, TagCount
 from readerd.store.lite import SNIPPET_CLOSE, SNIPPET_OPEN, link_view
 from readerd.store.lite import iso as _iso
-from readerd.store.search import QueryError, to_fts5
+from readerd.store.search import QueryError, to_fts5, to_tsquery
 
 
 def _tags_by_link(session: Session, link_ids: list[int]) -> dict[int, dict[str, list[str]]]:
@@ -101,6 +101,8 @@ def search(engine: Engine, user_query: str, limit: int = 20) -> list[LinkView]:
     Each row gains `snippet`: the best-matching passage, matched words in [brackets].
     A query the search box cannot read raises QueryError (a one-line hint).
     """
+    if engine.dialect.name == "postgresql":
+        return _search_postgres(engine, user_query, limit)
     match = to_fts5(user_query)
     if not match:
         return []
@@ -121,6 +123,43 @@ def search(engine: Engine, user_query: str, limit: int = 20) -> list[LinkView]:
         links = {link.id: link for link in session.exec(select(Link).where(col(Link.id).in_(ids)))}
         ordered = [links[i] for i in ids if i in links and not links[i].deleted]
         views = _views(session, ordered)
+    for view in views:
+        view["snippet"] = snippets.get(view["id"], "")
+    return views
+
+
+#: Ranks on PostgreSQL: weights of {D text, C tags, B summary, A title} as FTS5's bm25
+#: (1, 5, 5, 10); normalisation 1 divides by 1 + log(length), as bm25 favours short texts.
+_POSTGRES_SEARCH = (
+    "WITH q AS (SELECT to_tsquery('readerd', :q) AS query), "
+    "top AS (SELECT s.link_id, ts_rank('{0.1, 0.5, 0.5, 1.0}', s.document, q.query, 1) AS score "
+    "FROM link_search s, q WHERE s.document @@ q.query "
+    "ORDER BY score DESC, s.link_id LIMIT :n) "
+    "SELECT top.link_id, ts_headline('readerd', concat_ws(' … ', l.title, a.title, n.summary, "
+    "left(a.text, 20000)), q.query, :options) "
+    "FROM top CROSS JOIN q JOIN link l ON l.id = top.link_id "
+    "LEFT JOIN article a ON a.link_id = top.link_id "
+    "LEFT JOIN analysis n ON n.link_id = top.link_id ORDER BY top.score DESC, top.link_id"
+)
+_HEADLINE = (
+    f"StartSel={SNIPPET_OPEN}, StopSel={SNIPPET_CLOSE}, MaxWords=16, MinWords=8, "
+    "MaxFragments=1, FragmentDelimiter=…"
+)
+
+
+def _search_postgres(engine: Engine, user_query: str, limit: int) -> list[LinkView]:
+    """search() on PostgreSQL: the same query reading, tsvector ranks, ts_headline snippets."""
+    match = to_tsquery(user_query)
+    if not match:
+        return []
+    with Session(engine) as session:
+        found = session.execute(
+            text(_POSTGRES_SEARCH), {"q": match, "n": limit, "options": _HEADLINE}
+        ).all()
+        snippets = {row[0]: " ".join(str(row[1] or "").split()) for row in found}
+        ids = [row[0] for row in found]
+        links = {link.id: link for link in session.exec(select(Link).where(col(Link.id).in_(ids)))}
+        views = _views(session, [links[i] for i in ids if i in links and not links[i].deleted])
     for view in views:
         view["snippet"] = snippets.get(view["id"], "")
     return views

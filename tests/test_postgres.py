@@ -86,3 +86,25 @@ def test_the_quick_start_on_postgresql_answers_as_on_sqlite(
     assert all(on_sqlite["searches"].values()), on_sqlite["searches"]  # every query finds
     again = on_postgres("run", "--once")
     assert "0 new" in again.stdout and "0 analysed" in again.stdout
+
+
+def test_db_copy_moves_a_library_into_postgresql_where_it_answers_the_same(
+    readerd_cli: ReaderdCLI, postgres_url: str, tmp_path: Path
+) -> None:
+    readerd_cli("run", "--once")
+    on_sqlite = _library(readerd_cli)
+    # trust auth ignores the password: it is here to be kept out of the output
+    target = postgres_url.replace("postgres@", "postgres:s3cret-pw@")
+    copied = readerd_cli("db", "copy", "--to", target)
+    assert "every count checked" in copied.stdout and "7 link" in copied.stdout
+    assert "s3cret-pw" not in copied.stdout + copied.stderr
+
+    (tmp_path / "pg").mkdir()
+    on_postgres = ReaderdCLI(tmp_path / "pg", {"READERD_DATABASE_URL": postgres_url})
+    assert _library(on_postgres) == on_sqlite
+    again = on_postgres("run", "--once")  # the sync cursor and the analyses came along
+    assert "0 new" in again.stdout and "0 analysed" in again.stdout
+
+    refused = readerd_cli("db", "copy", "--to", postgres_url, check=False)
+    assert refused.returncode != 0
+    assert "already holds a library" in refused.stderr and "Traceback" not in refused.stderr

@@ -42,9 +42,11 @@ def upgrade() -> None:
     op.execute("CREATE INDEX ix_link_search_document ON link_search USING GIN (document)")
     op.execute(
         "INSERT INTO link_search (link_id, document) SELECT l.id, "
-        "setweight(to_tsvector('readerd', concat_ws(' ', l.title, a.title)), 'A') || "
+        "setweight(to_tsvector('readerd', "
+        "concat_ws(' ', l.title, nullif(a.title, l.title))), 'A') || "
         "setweight(to_tsvector('readerd', coalesce(n.summary, '')), 'B') || "
-        "setweight(to_tsvector('readerd', coalesce((SELECT string_agg(t.name, ' ') "
+        "setweight(to_tsvector('readerd', coalesce((SELECT "
+        "string_agg(DISTINCT t.name, ' ' ORDER BY t.name) "
         "FROM link_tag lt JOIN tag t ON t.id = lt.tag_id WHERE lt.link_id = l.id), '')), 'C') || "
         f"setweight(to_tsvector('readerd', left(coalesce(a.text, ''), {INDEXED_TEXT})), 'D') "
         "FROM link l LEFT JOIN article a ON a.link_id = l.id "

@@ -1,4 +1,4 @@
-"""`readerd db upgrade`, `db backup` and `db restore`."""
+"""`readerd db upgrade`, `db backup`, `db restore` and `db copy`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ def register(app: typer.Typer) -> None:
     db_app.command("upgrade")(db_upgrade)
     db_app.command("backup")(db_backup)
     db_app.command("restore")(db_restore)
+    db_app.command("copy", help=COPY_HELP, short_help="Copy the library into PostgreSQL.")(db_copy)
     app.add_typer(db_app, name="db")
 
 
@@ -35,6 +36,47 @@ def db_upgrade() -> None:
     else:
         message = f"database at {where} is up to date (schema {head})"
     console.out.print(message, markup=False, soft_wrap=True)
+
+
+COPY_HELP = (
+    "Copy this SQLite library into an empty PostgreSQL database, then check the counts.\n\n"
+    "Links, articles, analyses, tags and aliases, the LLM call log, the digest outbox, "
+    "sync cursors and write-back state are copied with their ids, in one transaction (a "
+    "failed copy leaves the target empty); the full-text index is rebuilt there. Stop "
+    "the daemon first, then point READERD_DATABASE_URL at the target.\n\n"
+    "Example: readerd db copy --to 'postgresql+psycopg://readerd@/readerd?host=/run/postgresql'"
+)
+
+
+def db_copy(
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", help="The target's URL: postgresql+psycopg://USER[:PASSWORD]@HOST/DB."
+        ),
+    ],
+) -> None:
+    from readerd.errors import ConfigError
+    from readerd.store.copy import copy_library
+    from readerd.store.database import make_engine, server_engine
+
+    try:
+        target = server_engine(to)
+    except ConfigError as exc:
+        raise ConfigError(f"db copy: --to: {exc}") from None
+    source = make_engine(context.settings(), write=False)
+    where = target.url.render_as_string()  # the password shown as ***
+    report = copy_library(source, target)
+    counts = ", ".join(f"{n} {table}" for table, n in report.rows.items() if n)
+    console.out.print(
+        f"copied to {where}: {counts or 'an empty library'}; every count checked",
+        markup=False,
+        soft_wrap=True,
+    )
+    console.out.print(
+        "next: stop using this SQLite file and set READERD_DATABASE_URL to the target",
+        markup=False,
+    )
 
 
 def db_backup(

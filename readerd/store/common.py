@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlmodel import Session, col, select
 
 from readerd import models
@@ -38,6 +38,25 @@ _POSTGRES_REINDEX = (
     "setweight(to_tsvector('readerd', :text), 'D')) "
     "ON CONFLICT (link_id) DO UPDATE SET document = excluded.document"
 )
+
+
+_POSTGRES_REBUILD = (
+    "INSERT INTO link_search (link_id, document) SELECT l.id, "
+    "setweight(to_tsvector('readerd', "
+    "concat_ws(' ', l.title, nullif(a.title, l.title))), 'A') || "
+    "setweight(to_tsvector('readerd', coalesce(n.summary, '')), 'B') || "
+    "setweight(to_tsvector('readerd', coalesce((SELECT "
+    "string_agg(DISTINCT t.name, ' ' ORDER BY t.name) "
+    "FROM link_tag lt JOIN tag t ON t.id = lt.tag_id WHERE lt.link_id = l.id), '')), 'C') || "
+    "setweight(to_tsvector('readerd', left(coalesce(a.text, ''), :cap)), 'D') "
+    "FROM link l LEFT JOIN article a ON a.link_id = l.id LEFT JOIN analysis n ON n.link_id = l.id "
+    "ON CONFLICT (link_id) DO UPDATE SET document = excluded.document"
+)
+
+
+def rebuild_postgres_search(connection: Connection) -> None:
+    """Every link's row of PostgreSQL's full-text index, from the stored rows at once."""
+    connection.execute(text(_POSTGRES_REBUILD), {"cap": POSTGRES_INDEXED_TEXT})
 
 
 def reindex(session: Session, link_id: int) -> None:

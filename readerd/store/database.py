@@ -16,7 +16,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine.url import make_url
 
 from readerd.config import Settings
-from readerd.errors import DataDirError, StoreError
+from readerd.errors import ConfigError, DataDirError, StoreError
+from readerd.logs import redact as redact_url
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -48,6 +49,25 @@ def make_engine(settings: Settings, *, write: bool = True) -> Engine:
     begin_sql = "BEGIN IMMEDIATE" if write else "BEGIN"
     event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin_sql))
     return engine
+
+
+def server_engine(url_text: str) -> Engine:
+    """An engine on a database server's URL (PostgreSQL), for `db copy`'s target."""
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(url_text)
+    except ArgumentError:
+        raise ConfigError(f"not a database URL: {redact_url(url_text)}") from None
+    if url.get_backend_name() == "sqlite":
+        raise ConfigError("a database server's URL is needed here (postgresql+psycopg://…)")
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except ImportError as exc:  # the driver is not installed
+        raise ConfigError(
+            f"cannot use {url.drivername}: {exc.name or exc} is not installed "
+            "(pip install 'readerd[postgres]')"
+        ) from None
 
 
 def prepare_directory(directory: Path) -> None:

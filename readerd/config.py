@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     # --- processing
     max_attempts: int = Field(default=5, ge=1)
     retry_base_seconds: float = Field(default=300.0, ge=0)
+    #: how long a worker's claim on a due link lasts without renewal (renewed while it works)
+    lease_seconds: float = Field(default=120.0, ge=1)
     log_level: str = "INFO"
 
     # --- daemon (`readerd run`): seconds, or a duration such as "30m", "1h30m", "45s"

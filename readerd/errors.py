@@ -14,6 +14,7 @@ ReaderdError         facts as constructor arguments: retryable=, retry_after= (s
 │   ├── LLMUnavailableError  the endpoint/model is unusable; stop the stage
 │   └── LLMOutageError   5xx, timeout, dropped connection: counts toward the breaker
 ├── StoreError       the database refused
+├── LeaseLostError   another worker holds the link now: this worker's result is dropped
 └── MailError        the digest could not be sent
 
 Outside the tree, on purpose: `LLMProblemError` (analyze/openai/client.py) carries one classified
@@ -122,6 +123,15 @@ class LLMOutageError(AnalysisError):
 
 class StoreError(ReaderdError):
     pass
+
+
+class LeaseLostError(ReaderdError):
+    """The link's lease expired and another worker claimed it: nothing of ours is written.
+
+    Per item, unlike a StoreError: the database is fine and the run goes on.
+    """
+
+    retryable = False
 
 
 class MailError(ReaderdError):

@@ -63,6 +63,9 @@ class Link(SQLModel, table=True):
     last_error: str | None = None
     next_attempt_at: NaiveDatetime | None = None
     processed_at: NaiveDatetime | None = None
+    #: the worker that claimed this due link, and until when (store/leases.py)
+    lease_owner: str | None = None
+    lease_until: NaiveDatetime | None = None
 
 
 class Article(SQLModel, table=True):

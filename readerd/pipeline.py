@@ -10,6 +10,7 @@ blocks on a busy database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ from readerd.analyze.breaker import CircuitBreaker
 from readerd.config import Settings
 from readerd.errors import (
     AnalysisError,
+    LeaseLostError,
     LLMOutageError,
     LLMUnavailableError,
     ReaderdError,
@@ -41,7 +43,7 @@ from readerd.fetch import fetch_page, make_fetch_client
 from readerd.models import Stage, Status, utcnow
 from readerd.results import Analysis, ArticleInput, FetchedPage
 from readerd.sources import Source, make_source
-from readerd.store import usage
+from readerd.store import leases, usage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -67,6 +69,8 @@ class ProcessReport:
     retry: int = 0
     unsupported: int = 0
     skipped_unchanged: int = 0
+    extracted: int = 0  # left for an analysing worker (a worker without the analyze stage)
+    lost: int = 0  # another worker took them over (this worker's lease had expired)
     llm_stopped: str | None = None  # why the LLM stage stopped for this run
     errors: list[str] = field(default_factory=list)
     # Seconds spent per stage, summed over the items in flight at once: where the time went.
@@ -132,8 +136,15 @@ class Processor:
         analyzer: Analyzer | None = None,
         stop: asyncio.Event | None = None,
         on_item: Callable[[int, str], None] | None = None,
+        stages: frozenset[str] | None = None,
     ) -> None:
         self.settings, self.engine = settings, engine
+        # Claims: this worker's name, how long a claim lasts, the stages it takes (None:
+        # all). Every write below is fenced by the claim (store/leases.py).
+        self.owner = leases.new_owner()
+        self.lease = timedelta(seconds=settings.lease_seconds)
+        self.stages = stages
+        self._held: set[int] = set()  # claimed and not finished: renewed while held
         self.analyzer = analyzer or make_analyzer(settings)
         self.stop = stop or asyncio.Event()
         self.on_item = on_item
@@ -211,31 +222,57 @@ class Processor:
         workers = self.settings.fetch_concurrency + self.settings.llm_concurrency
         queue: asyncio.Queue[store.DueLink] = asyncio.Queue(maxsize=workers * 2)
         seen: set[int] = set()
+        await self._write(leases.release_dead, self.engine)
         async with make_fetch_client(self.settings) as client:
             tasks = [asyncio.create_task(self._work(queue, client)) for _ in range(workers)]
+            tasks.append(asyncio.create_task(self._renew_leases()))
             try:
-                await self._feed(queue, seen)
+                await self._feed(queue, seen, claim=min(DUE_BATCH, workers * 2))
                 await queue.join()
             finally:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+                await self._give_back()
                 self._writer.shutdown(wait=True)
                 self._extraction.close()
         if self._store_error is not None:
             raise self._store_error  # the run stopped: the database takes no writes
         return self.report
 
-    async def _feed(self, queue: asyncio.Queue[store.DueLink], seen: set[int]) -> None:
+    async def _feed(self, queue: asyncio.Queue[store.DueLink], seen: set[int], claim: int) -> None:
+        """Claim due links a few at a time (other workers get their share) and queue them."""
         while not self.stop.is_set() and self._store_error is None:
-            batch = await self._write(store.due_links, self.engine, DUE_BATCH, seen)
+            batch = await self._write(
+                leases.claim_due,
+                self.engine,
+                self.owner,
+                claim,
+                lease=self.lease,
+                stages=self.stages,
+                exclude=seen,
+            )
             if not batch:
                 return
+            self._held.update(due.id for due in batch)
             for due in batch:
                 if self.stop.is_set() or self._store_error is not None:
                     return
                 seen.add(due.id)
                 await queue.put(due)
+
+    async def _give_back(self) -> None:
+        """Release the claims a stopped pass still holds, so the next pass takes them at once."""
+        with contextlib.suppress(Exception):  # a broken database: the leases simply expire
+            await self._write(leases.release_owner, self.engine, self.owner)
+
+    async def _renew_leases(self) -> None:
+        """Keep the claims alive while their links wait or work (an LLM call takes minutes)."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            if self._held:
+                held = set(self._held)
+                await self._write(leases.renew, self.engine, self.owner, held, self.lease)
 
     async def _work(self, queue: asyncio.Queue[store.DueLink], client: httpx.AsyncClient) -> None:
         while True:
@@ -245,11 +282,15 @@ class Processor:
                     outcome = await self._process_one(due, client)
                     if self.on_item:
                         self.on_item(due.id, outcome)
+            except LeaseLostError as exc:  # another worker finishes it: write nothing
+                log.warning("%s", exc)
+                self.report.lost += 1
             except StoreError as exc:  # disk full, I/O error: stop the run, lose nothing
                 if self._store_error is None:
                     self._store_error = exc
                     log.error("%s — processing stops; the items stay queued", exc)
             finally:
+                self._held.discard(due.id)
                 queue.task_done()
 
     async def _process_one(self, due: store.DueLink, client: httpx.AsyncClient) -> str:
@@ -261,10 +302,14 @@ class Processor:
                 stage = "extract"
                 with self._timed("extract"):
                     extracted = await self._extraction.extract(page)
-                await self._save(store.ArticleWrite(due.id, page, extracted))
+                await self._save(store.ArticleWrite(due.id, page, extracted, owner=self.owner))
+                if self.stages is not None and Stage.ANALYZE not in self.stages:
+                    await self._write(leases.release, self.engine, self.owner, [due.id])
+                    self.report.extracted += 1
+                    return "extracted"  # an analysing worker takes it from here
             stage = "analyze"
             return await self._analyze(due.id)
-        except StoreError:
+        except (StoreError, LeaseLostError):
             raise  # not the item's fault: recording a failure would fail the same way
         except UnsupportedContentError as exc:
             await self._fail(due.id, str(exc), retryable=False, final=Status.UNSUPPORTED)
@@ -273,7 +318,7 @@ class Processor:
         except ReaderdError as exc:
             if exc.retry_after:  # rate limited: come back later without spending an attempt
                 until = utcnow() + timedelta(seconds=exc.retry_after)
-                await self._write(store.defer, self.engine, due.id, until, str(exc))
+                await self._write(store.defer, self.engine, due.id, until, str(exc), self.owner)
                 self.report.retry += 1
                 return "deferred"
             return await self._fail(due.id, str(exc), retryable=exc.retryable)
@@ -301,7 +346,7 @@ class Processor:
             analyzer.prompt_version,
             article.content_hash,
         ):
-            await self._write(store.mark_done, self.engine, link_id)
+            await self._write(store.mark_done, self.engine, link_id, self.owner)
             self.report.skipped_unchanged += 1
             return "unchanged"
         if not await self._llm_ready():
@@ -324,7 +369,9 @@ class Processor:
                 return await self._wait_for_llm(link_id)
             with self._timed("analyze"):
                 analysis = await self._run_analyzer(link_id, request)
-        await self._save(store.AnalysisWrite(link_id, analysis, article.content_hash))
+        await self._save(
+            store.AnalysisWrite(link_id, analysis, article.content_hash, owner=self.owner)
+        )
         self.report.done += 1
         return "done"
 
@@ -381,7 +428,7 @@ class Processor:
         """Leave an extracted link pending, without spending an attempt, with the reason."""
         until = self._llm_resume_at or utcnow()
         reason = f"analyze: waiting: {self.report.llm_stopped}"
-        await self._write(store.defer, self.engine, link_id, until, reason)
+        await self._write(store.defer, self.engine, link_id, until, reason, self.owner)
         self.report.retry += 1
         return "deferred"
 
@@ -399,6 +446,7 @@ class Processor:
             max_attempts=self.settings.max_attempts,
             retry_base_seconds=self.settings.retry_base_seconds,
             status_if_final=final,
+            owner=self.owner,
         )
         if status == Status.PENDING:
             self.report.retry += 1
@@ -414,6 +462,7 @@ async def process_due(
     analyzer: Analyzer | None = None,
     stop: asyncio.Event | None = None,
     on_item: Callable[[int, str], None] | None = None,
+    stages: frozenset[str] | None = None,
 ) -> ProcessReport:
-    """Process every link that is due now."""
-    return await Processor(settings, engine, analyzer, stop, on_item).run()
+    """Process every link that is due now (at these stages; None: all)."""
+    return await Processor(settings, engine, analyzer, stop, on_item, stages).run()

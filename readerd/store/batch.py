@@ -201,7 +201,7 @@ def _analysis(
         db,
         link_id,
         "UPDATE link SET stage = ?, status = ?, last_error = NULL, next_attempt_at = NULL, "
-        "processed_at = ? WHERE id = ?",
+        "processed_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
         (str(Stage.DONE), str(Status.DONE), _stamp(utcnow()), link_id),
     )
 

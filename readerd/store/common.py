@@ -8,6 +8,7 @@ from sqlalchemy import Connection, text
 from sqlmodel import Session, col, select
 
 from readerd import models
+from readerd.errors import LeaseLostError
 from readerd.models import Link, LinkTag, Tag
 
 MAX_ERROR_CHARS = 500
@@ -20,6 +21,26 @@ def link_row(session: Session, link_id: int) -> Link:
     link = session.get(Link, link_id)
     if link is None:
         raise LookupError(f"store: no link with id {link_id}")
+    return link
+
+
+def hold(session: Session, link_id: int, owner: str | None) -> Link:
+    """The link, once sure `owner` still holds its lease (LeaseLostError if not).
+
+    No owner: a caller outside the claiming pipeline (a test, a one-off command),
+    unfenced. The row is locked first (PostgreSQL; SQLite's write transaction already
+    is), so the lease cannot change hands between this check and the write.
+    """
+    if owner is not None:
+        session.exec(select(Link.id).where(Link.id == link_id).with_for_update()).all()
+    link = link_row(session, link_id)
+    if owner is not None:
+        session.refresh(link)
+        if link.lease_owner != owner:
+            raise LeaseLostError(
+                f"link {link_id}: its lease passed to another worker; this worker's result "
+                "is dropped"
+            )
     return link
 
 

@@ -13,9 +13,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from readerd import models
+from readerd.errors import LeaseLostError
 from readerd.models import Link, Stage, Status, TagOrigin, utcnow
 from readerd.results import Analysis, Extracted, FetchedPage, LLMCall
-from readerd.store.common import MAX_BACKOFF, MAX_ERROR_CHARS, link_row, reindex
+from readerd.store.common import MAX_BACKOFF, MAX_ERROR_CHARS, hold, link_row, reindex
 from readerd.store.tagging import set_tags
 
 
@@ -192,6 +193,7 @@ class ArticleWrite:
     link_id: int
     page: FetchedPage
     extracted: Extracted
+    owner: str | None = None  # the lease this write is fenced by (store/leases.py)
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,7 @@ class AnalysisWrite:
     link_id: int
     analysis: Analysis
     content_hash: str
+    owner: str | None = None  # the lease this write is fenced by (store/leases.py)
 
 
 Write = ArticleWrite | AnalysisWrite
@@ -231,6 +234,7 @@ def save_batch(engine: Engine, writes: Sequence[Write]) -> list[Written]:
         return []
     try:
         with Session(engine) as session:
+            _fence(session, writes)
             if session.get_bind().dialect.name == "sqlite":
                 from readerd.store.batch import write_batch  # plain SQL: no ORM cost per row
 
@@ -253,6 +257,22 @@ def save_batch(engine: Engine, writes: Sequence[Write]) -> list[Written]:
     return [_save_alone(engine, write) for write in writes]
 
 
+def _fence(session: Session, writes: Sequence[Write]) -> None:
+    """LeaseLostError if a write's worker no longer holds its link (checked in the write's
+    own transaction: SQLite's BEGIN IMMEDIATE, or PostgreSQL's row locks, keep it so)."""
+    owners = {write.link_id: write.owner for write in writes if write.owner is not None}
+    if not owners:
+        return
+    query = select(Link.id, Link.lease_owner).where(col(Link.id).in_(list(owners)))
+    held = dict(session.exec(query.with_for_update()).all())
+    lost = sorted(link_id for link_id, owner in owners.items() if held.get(link_id) != owner)
+    if lost:
+        raise LeaseLostError(
+            f"link {lost[0]}: its lease passed to another worker; this worker's result is "
+            "dropped"
+        )
+
+
 def _save_alone(engine: Engine, write: Write) -> Written:
     try:
         return save_batch(engine, [write])[0]
@@ -267,9 +287,10 @@ def _put(session: Session, write: Write) -> str | None:
     return None
 
 
-def mark_done(engine: Engine, link_id: int) -> None:
+def mark_done(engine: Engine, link_id: int, owner: str | None = None) -> None:
     """Finish a link whose analysis is already current."""
     with Session(engine) as session:
+        hold(session, link_id, owner)
         _finish(session, link_id)
         session.commit()
 
@@ -291,10 +312,12 @@ def record_failure(
     max_attempts: int,
     retry_base_seconds: float,
     status_if_final: Status = Status.FAILED,
+    owner: str | None = None,
 ) -> str:
     """Count a failed attempt: schedule a retry with backoff, or give up. Returns the status."""
     with Session(engine) as session:
-        link = link_row(session, link_id)
+        link = hold(session, link_id, owner)
+        link.lease_owner, link.lease_until = None, None
         link.attempts += 1
         link.last_error = error[:MAX_ERROR_CHARS]
         if retryable and link.attempts < max_attempts:
@@ -308,10 +331,13 @@ def record_failure(
         return link.status
 
 
-def defer(engine: Engine, link_id: int, until: datetime, reason: str) -> None:
+def defer(
+    engine: Engine, link_id: int, until: datetime, reason: str, owner: str | None = None
+) -> None:
     """Put a link back in the queue for later without counting an attempt (rate limits)."""
     with Session(engine) as session:
-        link = link_row(session, link_id)
+        link = hold(session, link_id, owner)
+        link.lease_owner, link.lease_until = None, None
         link.status, link.next_attempt_at, link.last_error = Status.PENDING, until, reason
         session.add(link)
         session.commit()
@@ -358,6 +384,7 @@ def requeue_for_analysis(engine: Engine, link_ids: list[int]) -> int:
 
 def _finish(session: Session, link_id: int) -> None:
     link = link_row(session, link_id)
+    link.lease_owner, link.lease_until = None, None
     link.stage, link.status, link.last_error = Stage.DONE, Status.DONE, None
     link.next_attempt_at, link.processed_at = None, utcnow()
     session.add(link)

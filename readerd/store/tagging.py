@@ -119,15 +119,24 @@ def set_tags(session: Session, link_id: int, names: tuple[str, ...], origin: Tag
     else:
         wanted = {n: set() for n in dict.fromkeys(n.strip() for n in names if n.strip())}
     for name, aliases in wanted.items():
-        tag = session.exec(select(Tag).where(Tag.name == name)).first()
-        if tag is None:
-            tag = Tag(name=name)
-            session.add(tag)
-            session.flush()
-        session.add(LinkTag(link_id=link_id, tag_id=tag.id or 0, origin=origin))
-        _add_aliases(session, tag.id or 0, aliases)
+        tag_id = _tag_id(session, name)
+        session.add(LinkTag(link_id=link_id, tag_id=tag_id, origin=origin))
+        _add_aliases(session, tag_id, aliases)
     session.flush()
     _drop_unused_tags(session, previous)
+
+
+def _tag_id(session: Session, name: str) -> int:
+    """The tag's id, the tag made first if need be.
+
+    An upsert, not a look-up then an insert: two workers on PostgreSQL may meet the same
+    new tag at once, and the second then waits for the first's row instead of failing.
+    """
+    session.execute(
+        text("INSERT INTO tag (name) VALUES (:name) ON CONFLICT (name) DO NOTHING"),
+        {"name": name},
+    )
+    return int(session.exec(select(Tag.id).where(Tag.name == name)).one() or 0)
 
 
 def _drop_unused_tags(session: Session, tag_ids: set[int]) -> None:

@@ -7,8 +7,12 @@ database analyse every link exactly once (each LLM request counted at the server
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -185,4 +189,108 @@ def test_four_processes_on_one_database_analyse_every_link_once(
     assert len(asked) == count and set(asked.values()) == {1}, asked.most_common(3)
     done = views.list_links(seeding, status="done", limit=count + 1)
     assert len(done) == count
+    seeding.dispose()
+
+
+def test_workers_split_by_stage_hand_links_over(
+    database_url: str, tmp_path: Path, llm_server: OpenAICompatServer
+) -> None:
+    seeding = make_engine(load_settings(data_dir=tmp_path, database_url=database_url))
+    upgrade_database(seeding)
+    _add_links(seeding, 12)
+    seeding.dispose()
+    llm_server.respond_with(AnalysisResponder())
+    env = {
+        "READERD_DATABASE_URL": database_url,
+        "READERD_SOURCE": "none",
+        "READERD_LLM_BASE_URL": llm_server.base_url,
+        "READERD_LLM_MODEL": MODEL,
+    }
+    (tmp_path / "home").mkdir()
+    (tmp_path / "gpu").mkdir()
+    home, gpu = ReaderdCLI(tmp_path / "home", env), ReaderdCLI(tmp_path / "gpu", env)
+
+    fetched = home("worker", "--stages", "fetch,extract", "--once").stdout
+    assert "0 analysed, 12 extracted for analysis" in fetched
+    assert llm_server.requests == []  # the home server never calls the model
+    assert {row["stage"] for row in json.loads(home("list", "--json").stdout)} == {"analyze"}
+
+    analysed = gpu("worker", "--stages", "analyze", "--once").stdout
+    assert "12 analysed, 0 extracted" in analysed
+    rows = json.loads(gpu("list", "--json").stdout)
+    assert {row["status"] for row in rows} == {"done"} and len(rows) == 12
+
+    wrong = gpu("worker", "--stages", "summarise", check=False)
+    assert wrong.returncode == 2 and "--stages takes fetch, extract and analyze" in wrong.stderr
+
+
+@pytest.mark.parametrize("fate", ["stalled", "killed"])
+def test_a_worker_stopped_mid_analysis_leaves_its_link_to_another_finished_once(
+    fate: str, postgres_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    """Worker A is mid-analysis. Killed (kill -9): B, on the same machine, takes the link
+    at once. Stalled (SIGSTOP): its lease expires, B claims and finishes, A wakes, its
+    model answers, and its save is refused. Either way one analysis, B's."""
+    database_url = postgres_cluster.url(postgres_cluster.fresh_database())
+    seeding = make_engine(load_settings(data_dir=tmp_path, database_url=database_url))
+    upgrade_database(seeding)
+    _add_links(seeding, 1)
+    first_asked, let_first_answer = threading.Event(), threading.Event()
+    replies = {"n": 0}
+
+    def respond(request: dict[str, object]) -> object:
+        replies["n"] += 1
+        mine = replies["n"]
+        if mine == 1:
+            first_asked.set()
+            let_first_answer.wait(60)
+        reply = AnalysisResponder()(request)  # type: ignore[arg-type]
+        for tool_call in reply["choices"][0]["message"]["tool_calls"]:
+            if tool_call["function"]["name"] == "summarize_article":
+                arguments = json.loads(tool_call["function"]["arguments"])
+                arguments["summary"] = f"Written by request {mine}. " + arguments["summary"]
+                tool_call["function"]["arguments"] = json.dumps(arguments)
+        return reply
+
+    with OpenAICompatServer() as llm:
+        llm.respond_with(respond)
+        env = {
+            "READERD_DATABASE_URL": database_url,
+            "READERD_SOURCE": "none",
+            "READERD_LLM_BASE_URL": llm.base_url,
+            "READERD_LLM_MODEL": MODEL,
+            "READERD_LEASE_SECONDS": "2",
+            "READERD_LLM_TIMEOUT": "120",
+        }
+        clis = [ReaderdCLI(tmp_path / name, env) for name in ("a", "b")]
+        for cli in clis:
+            cli.data_dir.mkdir()
+        a = subprocess.Popen(
+            [sys.executable, "-m", "readerd", "process"],
+            env={**clis[0].base_env(), **env},
+            cwd=clis[0].data_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert first_asked.wait(60), "worker A never asked the model"
+        os.kill(a.pid, signal.SIGKILL if fate == "killed" else signal.SIGSTOP)
+        try:
+            if fate == "stalled":
+                time.sleep(3)  # no renewals: A's 2 s lease runs out
+            else:
+                a.wait(timeout=30)  # reaped, as systemd reaps it: its pid is gone
+            rescue = clis[1]("process")
+            assert "1 analysed" in rescue.stdout
+        finally:
+            if fate == "stalled":
+                os.kill(a.pid, signal.SIGCONT)
+            let_first_answer.set()
+        out, err = a.communicate(timeout=120)
+    if fate == "stalled":
+        assert "0 analysed" in out, out + err
+        assert "lease passed to another worker" in err
+    assert replies["n"] == 2  # A's request and B's: nothing asked twice beyond the rescue
+    (view,) = views.list_links(seeding, limit=1)
+    assert view["status"] == "done" and view["summary"].startswith("Written by request 2.")
     seeding.dispose()

@@ -1,6 +1,7 @@
 """The `readerd` command: thin wrappers that parse, call the library, and print.
 
 links    run, sync, process, import, list, show, search, stats
+worker   worker --stages: processing only, for several workers on one database
 db       db upgrade, db backup, db restore
 status   status, doctor
 digest   digest --preview/--send/--list
@@ -25,11 +26,24 @@ from typing import Annotated
 import typer
 
 from readerd import __version__, exit_codes
-from readerd.cli import ask, console, context, db, digest, links, llm, mcp, status, tags, writeback
+from readerd.cli import (
+    ask,
+    console,
+    context,
+    db,
+    digest,
+    links,
+    llm,
+    mcp,
+    status,
+    tags,
+    worker,
+    writeback,
+)
 from readerd.errors import ConfigError, ReaderdError
 
 #: Every command module, in the order `readerd --help` lists their commands.
-COMMAND_MODULES = (links, ask, db, status, digest, llm, tags, writeback, mcp)
+COMMAND_MODULES = (links, worker, ask, db, status, digest, llm, tags, writeback, mcp)
 
 #: Commands that only read the library: they need its location, not the validated
 #: settings, and start without importing pydantic (see readerd/environment.py).

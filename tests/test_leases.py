@@ -294,3 +294,24 @@ def test_a_worker_stopped_mid_analysis_leaves_its_link_to_another_finished_once(
     (view,) = views.list_links(seeding, limit=1)
     assert view["status"] == "done" and view["summary"].startswith("Written by request 2.")
     seeding.dispose()
+
+
+def test_one_readerd_at_a_time_syncs_and_mails_a_shared_database(
+    database_url: str, tmp_path: Path
+) -> None:
+    from readerd.store.singleton import singleton
+
+    settings = load_settings(data_dir=tmp_path, database_url=database_url)
+    first, second = make_engine(settings), make_engine(settings)  # two daemons' engines
+    upgrade_database(first)
+    shared = first.dialect.name == "postgresql"
+    with singleton(first, "digest") as mine:
+        assert mine
+        with singleton(second, "digest") as theirs:
+            assert theirs is not shared  # SQLite: the data directory's lock already decides
+        with singleton(second, "sync") as other_job:
+            assert other_job  # a lock per job
+    with singleton(second, "digest") as now_free:
+        assert now_free  # released when the job ends
+    first.dispose()
+    second.dispose()

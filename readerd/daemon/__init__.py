@@ -207,15 +207,21 @@ class Daemon:
 
     async def _sync(self) -> str:
         from readerd.pipeline import sync_links
+        from readerd.store.singleton import singleton
 
-        report = await self.threads.run(lambda _stop: sync_links(self.settings, self.engine))
-        if report.note:  # imports only, or samples a non-empty library must not get
-            return f"ok: {report.note}"
-        result = (
-            f"ok: {report.new} new, {report.updated} updated, {report.deleted} deleted, "
-            f"{report.unchanged} unchanged"
-        )
-        return result + await self._write_back()
+        with singleton(self.engine, "sync") as ours:
+            if not ours:
+                return "ok: skipped: another readerd on this database is syncing"
+            report = await self.threads.run(
+                lambda _stop: sync_links(self.settings, self.engine)
+            )
+            if report.note:  # imports only, or samples a non-empty library must not get
+                return f"ok: {report.note}"
+            result = (
+                f"ok: {report.new} new, {report.updated} updated, {report.deleted} deleted, "
+                f"{report.unchanged} unchanged"
+            )
+            return result + await self._write_back()
 
     async def _write_back(self) -> str:
         """The write-back stage after a sync (READERD_WRITEBACK): what it did, or ''."""
@@ -277,8 +283,12 @@ class Daemon:
 
     async def _digest(self) -> str:
         from readerd.digest import send_scheduled_digest  # imported late: jinja2, smtplib
+        from readerd.store.singleton import singleton
 
-        result = await asyncio.to_thread(send_scheduled_digest, self.settings, self.engine)
+        with singleton(self.engine, "digest") as ours:
+            if not ours:
+                return "ok: skipped: another readerd on this database sends the digest"
+            result = await asyncio.to_thread(send_scheduled_digest, self.settings, self.engine)
         if result.failed or result.errors:
             raise MailError(f"digest: {str(result)[:300]}")  # logged and recorded by _run_job
         return f"ok: {str(result)[:300]}"

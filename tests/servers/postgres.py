@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ PACKAGE_HINT = "install Debian's `postgresql` package (apt-get install -y postgr
 _names = itertools.count()
 
 
-def _binaries() -> Path | None:
+def find_binaries() -> Path | None:
     """The directory holding initdb and pg_ctl: on PATH, else Debian's newest version."""
     found = shutil.which("initdb")
     if found:
@@ -66,13 +67,9 @@ def _as_cluster_owner(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
-@pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[PostgresCluster]:
-    binaries = _binaries()
-    if binaries is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL binaries missing under CI=true: {PACKAGE_HINT}")
-        pytest.skip(f"no PostgreSQL binaries: {PACKAGE_HINT}")
+@contextmanager
+def throwaway_cluster(binaries: Path) -> Iterator[PostgresCluster]:
+    """initdb into a temporary directory, start it on a Unix socket there, remove it after."""
     root = Path(tempfile.mkdtemp(prefix="readerd-pg-"))
     data, sockets = root / "data", root / "run"
     sockets.mkdir()
@@ -90,11 +87,7 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     options = f"-c listen_addresses='' -k {sockets} -c fsync=off -c full_page_writes=off"
     pg_ctl = str(binaries / "pg_ctl")
     start = [pg_ctl, "-D", str(data), "-o", options, "-w", "-s", "-l", str(root / "log"), "start"]
-    subprocess.run(
-        _as_cluster_owner(start),
-        check=True,
-        capture_output=True,
-    )
+    subprocess.run(_as_cluster_owner(start), check=True, capture_output=True)
     try:
         yield PostgresCluster(sockets, user)
     finally:
@@ -104,3 +97,19 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def binaries_or_skip() -> Path:
+    """PostgreSQL's binaries; a skip naming the package (a failure under CI=true) if absent."""
+    binaries = find_binaries()
+    if binaries is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL binaries missing under CI=true: {PACKAGE_HINT}")
+        pytest.skip(f"no PostgreSQL binaries: {PACKAGE_HINT}")
+    return binaries
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    with throwaway_cluster(binaries_or_skip()) as cluster:
+        yield cluster

@@ -6,13 +6,16 @@ queue     due links, articles, analyses, failures, retries; save_batch: many in 
 batch     save_batch's SQLite path (plain SQL, the tag vocabulary read once per batch)
 tagging   tags by origin, matched to the existing vocabulary
 common    row lookup, shared limits and the full-text index
-search    the search box's syntax, as an FTS5 query
+search    the search box's syntax, as an FTS5 query or a PostgreSQL tsquery
 views     read-only queries: what the CLI and the digest show
 usage     the LLM call log: per request, day and article, cost and budget
 outbox    the digest's outbox, written before anything is sent
 status    what `readerd status` shows of the database
 backup    online backup and restore of the database file
 lock      the data directory's single-instance lock (held by whoever writes: the daemon)
+leases    claims with leases on the queue, their renewal, and the fence every save passes
+singleton one daemon at a time runs sync and the digest on a shared (PostgreSQL) database
+copy      `db copy`: a SQLite library into an empty PostgreSQL database, counts checked
 
 lite      the read commands' queries on the plain sqlite3 module (no SQLAlchemy to load)
 

@@ -32,6 +32,16 @@ def test_every_setting_and_alias_is_known_with_its_secrecy() -> None:
     assert setting_fields() == expected
 
 
+def _configure(
+    variables: dict[str, str], dotenv: str, directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run in `directory` with this .env and these variables set."""
+    monkeypatch.chdir(directory)
+    (directory / ".env").write_text(dotenv)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+
+
 @pytest.mark.parametrize(
     "variables, dotenv",
     [
@@ -49,10 +59,7 @@ def test_read_commands_find_the_database_the_settings_name(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / ".env").write_text(dotenv)
-    for name, value in variables.items():
-        monkeypatch.setenv(name, value)
+    _configure(variables, dotenv, tmp_path, monkeypatch)
     assert configured_database_url() == load_settings().db_url
 
 
@@ -119,10 +126,7 @@ def test_semantic_search_reads_the_embedding_settings_the_settings_give(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / ".env").write_text(dotenv)
-    for name, value in variables.items():
-        monkeypatch.setenv(name, value)
+    _configure(variables, dotenv, tmp_path, monkeypatch)
     light = EmbeddingConfig.from_environment(given_values(), configured_data_dir())
     assert light == EmbeddingConfig.of(load_settings())
 

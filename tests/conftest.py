@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,6 +91,21 @@ class ReaderdCLI:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "readerd.db"
+
+    @property
+    def database_url(self) -> str:
+        return self.env.get("READERD_DATABASE_URL") or f"sqlite:///{self.db_path}"
+
+    def rows(self, sql: str, **params: object) -> list[tuple[Any, ...]]:
+        """A read query (named `:params`) on this CLI's database, SQLite or PostgreSQL."""
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.database_url)
+        try:
+            with engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(text(sql), params)]
+        finally:
+            engine.dispose()
 
 
 def _run_subprocess(
@@ -174,6 +190,48 @@ def readerd_cli(tmp_path: Path) -> Iterator[ReaderdCLI]:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     yield ReaderdCLI(data_dir)
+
+
+#: The two backends the store, queue, search, migration and CLI tests run on. The
+#: PostgreSQL half is marked `postgres`: its own CI step, on a throwaway cluster.
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def backend_cli(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> ReaderdCLI:
+    """The real CLI on SQLite, then on an empty database of a throwaway PostgreSQL cluster.
+
+    The PostgreSQL database is empty, as an administrator creates it: readerd builds
+    its schema there on first use, as it creates its SQLite file.
+    """
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    cli = ReaderdCLI(data_dir)
+    if backend == "postgresql":
+        cluster = request.getfixturevalue("postgres_cluster")
+        cli.env["READERD_DATABASE_URL"] = cluster.url(cluster.fresh_database())
+    return cli
+
+
+@pytest.fixture
+def backend_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL with readerd's schema in place, on SQLite or on PostgreSQL."""
+    if backend == "postgresql":
+        cluster = request.getfixturevalue("postgres_cluster")
+        return str(cluster.url(cluster.migrated_database()))
+    from readerd.config import load_settings
+    from readerd.store.database import make_engine, upgrade_database
+
+    url = f"sqlite:///{tmp_path / 'readerd.db'}"
+    engine = make_engine(load_settings(data_dir=tmp_path, database_url=url, _env_file=None))
+    upgrade_database(engine)
+    engine.dispose()
+    return url
 
 
 @pytest.fixture

@@ -31,12 +31,12 @@ from readerd.errors import LeaseLostError
 from readerd.results import Analysis, Extracted, FetchedPage, SavedLink
 from readerd.store import leases, views
 from readerd.store.database import make_engine, upgrade_database
-from tests.conftest import ReaderdCLI
+from tests.conftest import BACKENDS, ReaderdCLI
 from tests.servers.openai_compat import MODEL, AnalysisResponder, OpenAICompatServer, article_text
 from tests.servers.postgres import PostgresCluster
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'readerd.db'}"

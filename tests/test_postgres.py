@@ -24,6 +24,8 @@ from tests.conftest import ReaderdCLI
 from tests.servers.postgres import PostgresCluster
 from tests.test_schema_drift import FTS_TABLES, _outside_fts
 
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture
 def postgres_url(postgres_cluster: PostgresCluster) -> str:

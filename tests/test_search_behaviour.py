@@ -19,6 +19,7 @@ from readerd.store import lite
 from readerd.store.database import make_engine, upgrade_database
 from readerd.store.queue import AnalysisWrite, ArticleWrite, Write, save_batch
 from readerd.store.views import EngineLibrary
+from tests.conftest import BACKENDS
 from tests.servers.postgres import PostgresCluster
 
 FILLER = "Un texto cualquiera sobre otra cosa, con palabras de relleno y nada más. " * 8
@@ -57,7 +58,7 @@ ARTICLES = [
 ]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def libraries(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[lite.Reader]]:

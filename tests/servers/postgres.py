@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -43,6 +43,7 @@ class PostgresCluster:
 
     socket_dir: Path
     user: str
+    _template: str | None = field(default=None, init=False)
 
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://{self.user}@/{database}?host={self.socket_dir}"
@@ -61,6 +62,22 @@ class PostgresCluster:
         name = f"readerd_test_{os.getpid()}_{next(_names)}"
         self.sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         return name
+
+    def migrated_database(self) -> str:
+        """A new database with readerd's schema: a copy of a template migrated once."""
+        if self._template is None:
+            from readerd.config import load_settings
+            from readerd.store.database import make_engine, upgrade_database
+
+            template = self.fresh_database()
+            settings = load_settings(
+                data_dir=Path(tempfile.mkdtemp()), database_url=self.url(template), _env_file=None
+            )
+            engine = make_engine(settings)
+            upgrade_database(engine)
+            engine.dispose()
+            self._template = template
+        return self.fresh_database(self._template)
 
 
 def _as_cluster_owner(command: list[str]) -> list[str]:

@@ -127,15 +127,26 @@ def _day(value: str, name: str) -> date:
 
 
 def refuse_writes(engine: Engine) -> Engine:
-    """Make every SQLite connection of the engine read-only (PRAGMA query_only)."""
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _query_only)
+    """Make every connection of the engine read-only: SQLite's PRAGMA query_only, or
+    PostgreSQL's read-only transactions (the server refuses any write in them)."""
+    refusal = _READ_ONLY.get(engine.dialect.name)
+    if refusal is not None:
+        event.listen(engine, "connect", lambda connection, _record: _run(connection, refusal))
         engine.dispose()  # connections opened before (the schema check) are not reused
     return engine
 
 
-def _query_only(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.execute("PRAGMA query_only = ON")
+_READ_ONLY = {
+    "sqlite": "PRAGMA query_only = ON",
+    "postgresql": "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+}
+
+
+def _run(dbapi_connection: Any, statement: str) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(statement)
+    cursor.close()
+    dbapi_connection.commit()  # PostgreSQL: a SET in a transaction rolled back is undone
 
 
 def serve(engine: Engine) -> None:

@@ -31,8 +31,9 @@ _HITS = re.compile(r"its hits:\n(\[.*?\])\n\n", re.DOTALL)
 
 
 @pytest.fixture
-def asking(readerd_cli: ReaderdCLI, llm_server: OpenAICompatServer) -> ReaderdCLI:
-    """The samples analysed offline, then a model configured for `ask`."""
+def asking(backend_cli: ReaderdCLI, llm_server: OpenAICompatServer) -> ReaderdCLI:
+    """The samples analysed offline, then a model configured for `ask`; SQLite, PostgreSQL."""
+    readerd_cli = backend_cli
     readerd_cli("run", "--once")
     readerd_cli.env.update(
         READERD_LLM_BASE_URL=llm_server.base_url,
@@ -179,7 +180,8 @@ def test_article_text_is_framed_as_data(asking: ReaderdCLI, llm_server: OpenAICo
     assert system["role"] == "system" and "never instructions" in system["content"]
 
 
-def test_without_a_model_ask_prints_the_best_passages(readerd_cli: ReaderdCLI) -> None:
+def test_without_a_model_ask_prints_the_best_passages(backend_cli: ReaderdCLI) -> None:
+    readerd_cli = backend_cli
     readerd_cli("run", "--once")
     result = readerd_cli("ask", SOLAR_QUESTION)
     assert "no model is configured" in result.stderr

@@ -16,7 +16,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from readerd.config import Settings
 from readerd.mcp_server import refuse_writes
@@ -36,7 +36,7 @@ def _session(cli: ReaderdCLI, talk: Callable[[ClientSession], Awaitable[Any]]) -
         server = StdioServerParameters(
             command=sys.executable,
             args=["-m", "readerd", "mcp"],
-            env=cli.base_env(),
+            env={**cli.base_env(), **cli.env},
             cwd=str(cli.data_dir),
         )
         async with (
@@ -63,7 +63,8 @@ def _error(result: CallToolResult) -> str:
     return " ".join(c.text for c in result.content if c.type == "text")
 
 
-def test_a_client_searches_reads_and_lists_tags(readerd_cli: ReaderdCLI) -> None:
+def test_a_client_searches_reads_and_lists_tags(backend_cli: ReaderdCLI) -> None:
+    readerd_cli = backend_cli
     readerd_cli("run", "--once")
 
     async def talk(session: ClientSession) -> dict[str, Any]:
@@ -162,11 +163,14 @@ def test_a_session_leaves_the_database_as_it_was(readerd_cli: ReaderdCLI) -> Non
     assert _digest(readerd_cli.db_path) == before
 
 
-def test_the_servers_database_connections_refuse_writes(readerd_cli: ReaderdCLI) -> None:
+def test_the_servers_database_connections_refuse_writes(backend_cli: ReaderdCLI) -> None:
+    readerd_cli = backend_cli
     readerd_cli("run", "--once")
-    settings = Settings(_env_file=None, data_dir=readerd_cli.data_dir)  # type: ignore[call-arg]
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, data_dir=readerd_cli.data_dir, database_url=readerd_cli.database_url
+    )
     engine = refuse_writes(make_engine(settings, write=False))
-    with pytest.raises(OperationalError, match="readonly database"):
+    with pytest.raises(DBAPIError, match=r"readonly database|read-only transaction"):
         merge_tags(engine, "composting", "compost")
     assert "composting" in {row["tag"] for row in tag_counts(engine)}
     engine.dispose()

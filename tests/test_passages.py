@@ -19,8 +19,8 @@ def paragraphs(*topics: str) -> str:
     return "\n\n".join(f"{topic.capitalize()} matters. " * 60 for topic in topics)
 
 
-def test_passages_follow_the_article_text(tmp_path: Path) -> None:
-    engine = make_engine(load_settings(data_dir=tmp_path))
+def test_passages_follow_the_article_text(backend_url: str, tmp_path: Path) -> None:
+    engine = make_engine(load_settings(data_dir=tmp_path, database_url=backend_url))
     upgrade_database(engine)
     store.import_links(engine, [SavedLink("import", "u1", "https://example.org/1")])
     [due] = store.due_links(engine, limit=5)

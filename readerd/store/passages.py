@@ -3,8 +3,9 @@
 `refresh_passages` re-cuts every article whose text changed since its passages were
 made (passage_source holds the content hash they came from); it runs after each
 processing pass and before `ask` searches, and costs one comparison when nothing
-changed. On a database without FTS5 (PostgreSQL) the index is absent and callers
-fall back to cutting passages on the fly.
+changed. On PostgreSQL the same table holds a `tsvector` per passage (migration
+0011), ranked with ts_rank and marked with ts_headline; the query is read alike
+(store.search). Without the index (an old schema) callers cut passages on the fly.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from readerd.store.lite import SNIPPET_CLOSE, SNIPPET_OPEN
-from readerd.store.search import QueryError, to_fts5
+from readerd.store.search import QueryError, to_fts5, to_tsquery
 from readerd.text.passages import split_passages
 
 PER_ARTICLE = 1000  # rowid = link_id * PER_ARTICLE + passage number
@@ -33,14 +34,57 @@ class PassageHit:
     text: str  # the passage; in search results, its snippet with the matches marked
 
 
+_HAS_INDEX = {
+    "sqlite": "SELECT 1 FROM sqlite_master WHERE name = 'passage_search'",
+    "postgresql": "SELECT to_regclass('passage_search')",
+}
+_INSERT = {
+    "sqlite": "INSERT INTO passage_search (rowid, text, link_id, start, stop) "
+    "VALUES (:rowid, :text, :link_id, :start, :stop)",
+    "postgresql": "INSERT INTO passage_search (rowid, text, link_id, start, stop, document) "
+    "VALUES (:rowid, :text, :link_id, :start, :stop, to_tsvector('readerd', :text))",
+}
+#: The best-ranked passages, their snippets marked. PostgreSQL ranks a capped set first
+#: and marks only those: ts_headline re-parses the text, so it runs on `:n` rows.
+_SEARCH = {
+    "sqlite": "SELECT p.link_id, p.start, p.stop, "
+    "snippet(passage_search, 0, :open, :close, '…', 24) FROM passage_search p "
+    "JOIN link l ON l.id = p.link_id AND l.deleted = 0 "
+    "WHERE passage_search MATCH :q ORDER BY bm25(passage_search) LIMIT :n",
+    "postgresql": "WITH q AS (SELECT to_tsquery('readerd', :q) AS query), "
+    "top AS (SELECT p.rowid, ts_rank(p.document, q.query, 1) AS score "
+    "FROM passage_search p CROSS JOIN q JOIN link l ON l.id = p.link_id AND NOT l.deleted "
+    "WHERE p.document @@ q.query ORDER BY score DESC, p.rowid LIMIT :n) "
+    "SELECT p.link_id, p.start, p.stop, ts_headline('readerd', p.text, q.query, :options) "
+    "FROM top JOIN passage_search p ON p.rowid = top.rowid CROSS JOIN q "
+    "ORDER BY top.score DESC, top.rowid",
+}
+_IN_ARTICLE = {
+    "sqlite": "SELECT link_id, start, stop, text FROM passage_search "
+    "WHERE passage_search MATCH :q AND rowid BETWEEN :a AND :b "
+    "ORDER BY bm25(passage_search) LIMIT :n",
+    "postgresql": "SELECT link_id, start, stop, text FROM passage_search "
+    "WHERE document @@ to_tsquery('readerd', :q) AND rowid BETWEEN :a AND :b "
+    "ORDER BY ts_rank(document, to_tsquery('readerd', :q), 1) DESC, rowid LIMIT :n",
+}
+_HEADLINE = (
+    f"StartSel={SNIPPET_OPEN}, StopSel={SNIPPET_CLOSE}, MaxWords=24, MinWords=12, "
+    "MaxFragments=2, FragmentDelimiter=…"
+)
+
+
 def has_passage_index(engine: Engine) -> bool:
-    if engine.dialect.name != "sqlite":
+    probe = _HAS_INDEX.get(engine.dialect.name)
+    if probe is None:
         return False
     with Session(engine) as session:
-        found = session.execute(
-            text("SELECT 1 FROM sqlite_master WHERE name = 'passage_search'")
-        ).first()
+        found = session.execute(text(probe)).scalar()
     return found is not None
+
+
+def _match(engine: Engine, query: str) -> str:
+    """The query in the backend's own syntax ('' when it holds no word)."""
+    return to_tsquery(query) if engine.dialect.name == "postgresql" else to_fts5(query)
 
 
 def refresh_passages(engine: Engine) -> int:
@@ -75,13 +119,7 @@ def _replace(session: Session, link_id: int, body: str, content_hash: str) -> No
         for n, p in enumerate(split_passages(body)[:PER_ARTICLE])
     ]
     if rows:
-        session.execute(
-            text(
-                "INSERT INTO passage_search (rowid, text, link_id, start, stop) "
-                "VALUES (:rowid, :text, :link_id, :start, :stop)"
-            ),
-            rows,
-        )
+        session.execute(text(_INSERT[session.get_bind().dialect.name]), rows)
     session.execute(
         text(
             "INSERT INTO passage_source (link_id, content_hash) VALUES (:id, :hash) "
@@ -93,20 +131,19 @@ def _replace(session: Session, link_id: int, body: str, content_hash: str) -> No
 
 def search_passages(engine: Engine, query: str, limit: int) -> list[PassageHit]:
     """The best passage of each of the `limit` articles whose passages match best (bm25)."""
-    match = to_fts5(query)
-    if not match:
+    match = _match(engine, query)
+    if not match or not has_passage_index(engine):
         return []
-    sql = text(
-        "SELECT p.link_id, p.start, p.stop, "
-        "snippet(passage_search, 0, :open, :close, '…', 24) FROM passage_search p "
-        "JOIN link l ON l.id = p.link_id AND l.deleted = 0 "
-        "WHERE passage_search MATCH :q ORDER BY bm25(passage_search) LIMIT :n"
-    )
+    params = {
+        "q": match,
+        "n": limit * 8,
+        "open": SNIPPET_OPEN,
+        "close": SNIPPET_CLOSE,
+        "options": _HEADLINE,
+    }
     with Session(engine) as session:
         try:
-            rows = session.execute(
-                sql, {"q": match, "n": limit * 8, "open": SNIPPET_OPEN, "close": SNIPPET_CLOSE}
-            ).all()
+            rows = session.execute(text(_SEARCH[engine.dialect.name]), params).all()
         except OperationalError as exc:
             raise QueryError(f"cannot read the query ({exc.orig})") from None
     best: dict[int, PassageHit] = {}
@@ -118,19 +155,14 @@ def search_passages(engine: Engine, query: str, limit: int) -> list[PassageHit]:
 
 def article_passages(engine: Engine, link_id: int, query: str, limit: int) -> list[PassageHit]:
     """The passages of one article that match the query best, in the article's order."""
-    match = to_fts5(query)
+    match = _match(engine, query)
     if not match or not has_passage_index(engine):
         return []
     first = link_id * PER_ARTICLE
-    sql = text(
-        "SELECT link_id, start, stop, text FROM passage_search WHERE passage_search MATCH :q "
-        "AND rowid BETWEEN :a AND :b ORDER BY bm25(passage_search) LIMIT :n"
-    )
+    params = {"q": match, "a": first, "b": first + PER_ARTICLE - 1, "n": limit}
     with Session(engine) as session:
         try:
-            rows = session.execute(
-                sql, {"q": match, "a": first, "b": first + PER_ARTICLE - 1, "n": limit}
-            ).all()
+            rows = session.execute(text(_IN_ARTICLE[engine.dialect.name]), params).all()
         except OperationalError:
             return []
     hits = [PassageHit(r[0], r[1], r[2], r[3]) for r in rows]

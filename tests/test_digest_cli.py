@@ -1,4 +1,7 @@
-"""`readerd digest` as a user runs it: a subprocess over a real database and SMTP server."""
+"""`readerd digest` as a user runs it: the real CLI over a real database and SMTP server.
+
+Each test that reads the database runs on SQLite and on PostgreSQL (`backend_cli`).
+"""
 
 from __future__ import annotations
 
@@ -7,55 +10,58 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from typer.testing import CliRunner
-
-from readerd.cli import app
+from readerd.config import Settings
 from readerd.store.outbox import list_digests
+from tests.conftest import ReaderdCLI
 from tests.digest_fixtures import ENGLISH, SPANISH, add_article, digest_settings, new_engine
 
 if TYPE_CHECKING:
-    from tests.conftest import ReaderdCLI
     from tests.servers.smtp import StartServer
 
 
-def seed(tmp_path: Path, *samples: object) -> None:
-    """Write analysed articles into the database the CLI will open (tmp_path/data)."""
-    engine = new_engine(digest_settings(tmp_path))
+def settings_of(cli: ReaderdCLI) -> Settings:
+    """The digest settings on the CLI's data dir and database, either backend."""
+    return digest_settings(cli.data_dir.parent, database_url=cli.database_url)
+
+
+def seed(cli: ReaderdCLI, *samples: object) -> None:
+    """Write analysed articles into the database the CLI will open."""
+    engine = new_engine(settings_of(cli))
     for sample in samples:
         add_article(engine, sample)  # type: ignore[arg-type]
     engine.dispose()
 
 
-def invoke(tmp_path: Path, *args: str, **env: str) -> tuple[int, str]:
-    """Run the CLI in this process (quicker than a subprocess) on tmp_path/data."""
-    env["READERD_DATA_DIR"] = str(tmp_path / "data")
-    result = CliRunner().invoke(app, list(args), env=env)
-    return result.exit_code, result.output
+def invoke(cli: ReaderdCLI, *args: str, **env: str) -> tuple[int, str]:
+    """Run the CLI; its exit code and its output, stdout then stderr."""
+    result = ReaderdCLI(cli.data_dir, {**cli.env, **env})(*args, check=False)
+    return result.returncode, result.stdout + result.stderr
 
 
 def test_preview_writes_html_and_text_without_touching_the_outbox(
-    tmp_path: Path, readerd_cli: ReaderdCLI
+    tmp_path: Path, backend_cli: ReaderdCLI
 ) -> None:
-    seed(tmp_path, *ENGLISH)
+    seed(backend_cli, *ENGLISH)
     out = tmp_path / "preview"
-    result = readerd_cli("digest", "--preview", "--out", str(out))
+    result = backend_cli("digest", "--preview", "--out", str(out))
     assert "3 new to read" in result.stdout
     html, text = (out / "digest.html").read_text("utf-8"), (out / "digest.txt").read_text("utf-8")
     assert all(s.title in html and s.title in text for s in ENGLISH)
-    assert list_digests(new_engine(digest_settings(tmp_path))) == []
+    engine = new_engine(settings_of(backend_cli))
+    assert list_digests(engine) == []
+    engine.dispose()
 
 
-def test_preview_prints_the_text_part(tmp_path: Path) -> None:
-    seed(tmp_path, *SPANISH[:2])
-    code, output = invoke(tmp_path, "digest", "--preview")
+def test_preview_prints_the_text_part(backend_cli: ReaderdCLI) -> None:
+    seed(backend_cli, *SPANISH[:2])
+    code, output = invoke(backend_cli, "digest", "--preview")
     assert code == 0 and output.startswith("Subject: 2 para leer · ")
     assert "TU RESUMEN DE LECTURAS" in output and SPANISH[1].title in output
 
 
-def test_send_without_smtp_settings_says_which_are_missing(
-    tmp_path: Path, readerd_cli: ReaderdCLI
-) -> None:
-    seed(tmp_path, ENGLISH[0])
+def test_send_without_smtp_settings_says_which_are_missing(readerd_cli: ReaderdCLI) -> None:
+    # Refused before the database is opened: the same on both backends, so SQLite only.
+    seed(readerd_cli, ENGLISH[0])
     result = readerd_cli("digest", "--send", check=False)
     assert result.returncode == 2
     assert result.stderr.strip() == (
@@ -64,9 +70,9 @@ def test_send_without_smtp_settings_says_which_are_missing(
     )
 
 
-def test_send_then_list(tmp_path: Path, readerd_cli: ReaderdCLI, start_smtp: StartServer) -> None:
+def test_send_then_list(backend_cli: ReaderdCLI, start_smtp: StartServer) -> None:
     server = start_smtp()
-    seed(tmp_path, ENGLISH[0])
+    seed(backend_cli, ENGLISH[0])
     env = {
         "READERD_SMTP_HOST": server.host,
         "READERD_SMTP_PORT": str(server.port),
@@ -74,10 +80,10 @@ def test_send_then_list(tmp_path: Path, readerd_cli: ReaderdCLI, start_smtp: Sta
         "READERD_DIGEST_FROM": "digest@example.org",
         "READERD_DIGEST_TO": "me@example.org",
     }
-    code, output = invoke(tmp_path, "digest", "--send", "--date", "2026-11-22", **env)
+    code, output = invoke(backend_cli, "digest", "--send", "--date", "2026-11-22", **env)
     assert (code, output.strip()) == (0, "digest 2026-11-22: 1 queued, 1 sent")
     assert server.messages[0].rcpt_tos == ["me@example.org"]
-    [row] = json.loads(readerd_cli("digest", "--list", "--json").stdout)
+    [row] = json.loads(backend_cli("digest", "--list", "--json").stdout)
     assert (row["date"], row["recipient"], row["status"], row["items"]) == (
         "2026-11-22",
         "me@example.org",
@@ -85,15 +91,16 @@ def test_send_then_list(tmp_path: Path, readerd_cli: ReaderdCLI, start_smtp: Sta
         1,
     )
     assert datetime.fromisoformat(row["sent_at"].removesuffix("Z"))
-    code, table = invoke(tmp_path, "digest", "--list")
+    code, table = invoke(backend_cli, "digest", "--list")
     assert code == 0 and "2026-11-22" in table and "sent" in table
 
 
-def test_usage_errors_and_help(tmp_path: Path) -> None:
-    code, output = invoke(tmp_path, "digest", "--preview", "--send")
+def test_usage_errors_and_help(readerd_cli: ReaderdCLI) -> None:
+    # Refused before any database is opened: the same on both backends, so SQLite only.
+    code, output = invoke(readerd_cli, "digest", "--preview", "--send")
     assert code == 2 and "choose exactly one of --preview, --send, --list" in output
-    code, output = invoke(tmp_path, "digest", "--send", "--date", "22/11/2026")
+    code, output = invoke(readerd_cli, "digest", "--send", "--date", "22/11/2026")
     assert code == 2 and "--date must be YYYY-MM-DD" in output
-    code, output = invoke(tmp_path, "digest", "--help")
+    code, output = invoke(readerd_cli, "digest", "--help")
     assert code == 0 and "READERD_SMTP_HOST" in output
     assert "readerd digest --preview --out" in output

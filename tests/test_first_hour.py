@@ -1,48 +1,50 @@
 """The first hour of a self-hoster, in-process: search, list, show, retries, version, db.
 
-One library of the bundled samples is read once for the module; each test then asks it
-what a user would ask and checks the answer they would see.
+One library of the bundled samples is read once for the module on each backend (SQLite,
+then PostgreSQL); each test then asks it what a user would ask and checks the answer they
+would see.
 """
 
 from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
 from readerd import __version__
 from readerd.cli import app
+from tests.cli_backends import PASSWORD, add_password, cli_on, is_postgresql, shown_location
+from tests.conftest import BACKENDS, ReaderdCLI
 
 
 class Library:
-    """The CLI in-process against one data dir."""
+    """The real CLI on one data dir and database, each call checked for its exit code."""
 
-    def __init__(self, data_dir: Path, **env: str) -> None:
-        self.env = {"READERD_DATA_DIR": str(data_dir), "COLUMNS": "200", **env}
+    def __init__(self, cli: ReaderdCLI, **env: str) -> None:
+        self.cli = cli
+        cli.env.update(env)
 
-    def __call__(self, *args: str, code: int = 0, **env: str) -> Result:
-        result = CliRunner().invoke(app, list(args), env={**self.env, **env})
-        assert result.exit_code == code, (result.exit_code, result.output, result.exception)
+    def __call__(self, *args: str, code: int = 0, **env: str) -> subprocess.CompletedProcess[str]:
+        result = ReaderdCLI(self.cli.data_dir, {**self.cli.env, **env})(*args, check=False)
+        assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
         return result
 
     def json(self, *args: str) -> Any:
         return json.loads(self(*args, "--json").stdout)
 
 
-@pytest.fixture(scope="module")
-def samples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
-    """The quick start: the bundled samples, read offline."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def samples(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Library:
+    """The quick start: the bundled samples, read offline, on SQLite then on PostgreSQL."""
     root = tmp_path_factory.mktemp("first-hour")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)  # no stray .env
-        library = Library(root / "data")
-        assert "7 new" in library("run", "--once").stdout
-        yield library
+    library = Library(cli_on(request.param, root / "data", request))  # run there: no stray .env
+    assert "7 new" in library("run", "--once").stdout
+    return library
 
 
 def _titles(rows: list[dict[str, Any]]) -> list[str]:
@@ -86,7 +88,8 @@ def test_an_empty_search_says_no_matches_and_a_malformed_one_gives_a_hint(
 
 def test_list_status_accepts_what_the_table_shows_and_refuses_the_rest(samples: Library) -> None:
     bogus = samples("list", "--status", "bogus", code=2)
-    assert "'bogus' is not one of" in bogus.output and "'retry'" in bogus.output
+    output = bogus.stdout + bogus.stderr
+    assert "'bogus' is not one of" in output and "'retry'" in output
     assert samples("list", "--status", "retry").stdout.strip() == "No links with status retry."
     assert len(samples.json("list", "--status", "done")) == 7
     assert samples("list", "--tag", "no-such-tag").stdout.strip() == (
@@ -117,10 +120,14 @@ def test_version_and_exit_codes_in_the_help() -> None:
     assert "3 a stage stopped" in helped
 
 
-def test_db_upgrade_says_it_created_the_database(tmp_path: Path) -> None:
-    library = Library(tmp_path / "data")
-    assert library("db", "upgrade").stdout.startswith("created the database at sqlite:///")
+def test_db_upgrade_says_it_created_the_database(backend_cli: ReaderdCLI) -> None:
+    if is_postgresql(backend_cli):
+        add_password(backend_cli)  # named in the message with its password hidden
+    library = Library(backend_cli)
+    created = library("db", "upgrade").stdout
+    assert created.startswith(f"created the database at {shown_location(backend_cli)} (schema ")
     assert "is up to date" in library("db", "upgrade").stdout
+    assert PASSWORD not in created
 
 
 def _closed_port() -> int:
@@ -130,12 +137,11 @@ def _closed_port() -> int:
 
 
 def test_a_waiting_retry_shows_when_and_process_now_retries_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend_cli: ReaderdCLI, tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(tmp_path)
     urls = tmp_path / "links.txt"
     urls.write_text(f"http://127.0.0.1:{_closed_port()}/gone\n", encoding="utf-8")
-    library = Library(tmp_path / "data", READERD_SOURCE="none", READERD_FETCH_ALLOW="127.0.0.1")
+    library = Library(backend_cli, READERD_SOURCE="none", READERD_FETCH_ALLOW="127.0.0.1")
     library("import", str(urls))
     first = library("process", code=1)  # the one item failed: exit 1
     assert "1 to retry" in first.stdout
@@ -154,12 +160,11 @@ def test_a_waiting_retry_shows_when_and_process_now_retries_it(
 
 
 def test_imports_only_and_samples_never_join_an_imported_library(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend_cli: ReaderdCLI, tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(tmp_path)
     export = tmp_path / "pocket.csv"
     export.write_text("url,title\nhttps://example.org/one,One\n", encoding="utf-8")
-    library = Library(tmp_path / "data")
+    library = Library(backend_cli)
     library("import", str(export))
     synced = library("sync").stdout
     assert "the bundled samples go only into an empty library" in synced

@@ -1,4 +1,7 @@
-"""The outbox over time: DIGEST_AT, giving up and sending again, and the Atom feed."""
+"""The outbox over time: DIGEST_AT, giving up and sending again, and the Atom feed.
+
+The outbox is a table: its tests run on SQLite and on PostgreSQL (`backend_url`).
+"""
 
 from __future__ import annotations
 
@@ -23,12 +26,14 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 def test_nothing_is_built_before_digest_at_but_retries_still_go(
-    tmp_path: Path, start_smtp: StartServer
+    backend_url: str, tmp_path: Path, start_smtp: StartServer
 ) -> None:
     now = datetime.now().astimezone()
     if (now.hour, now.minute) >= (23, 57):
         pytest.skip("too close to midnight for a DIGEST_AT of 23:59")
-    server, settings, engine = setup(tmp_path, start_smtp, drop_first=1, digest_at="23:59")
+    server, settings, engine = setup(
+        tmp_path, start_smtp, drop_first=1, digest_at="23:59", database_url=backend_url
+    )
     add_article(engine, ENGLISH[0])
     assert send_scheduled_digest(settings, engine, today=DAY).failed == 1  # queued, dropped
     add_article(engine, ENGLISH[1])
@@ -40,9 +45,9 @@ def test_nothing_is_built_before_digest_at_but_retries_still_go(
 
 
 def test_a_digest_given_up_on_returns_its_items_and_can_be_sent_again(
-    tmp_path: Path, start_smtp: StartServer
+    backend_url: str, tmp_path: Path, start_smtp: StartServer
 ) -> None:
-    server, settings, engine = setup(tmp_path, start_smtp)
+    server, settings, engine = setup(tmp_path, start_smtp, database_url=backend_url)
     server.handler.refuse.add("reader@example.org")
     add_article(engine, ENGLISH[0])
     result = send_scheduled_digest(settings, engine, today=DAY)
@@ -58,11 +63,15 @@ def test_a_digest_given_up_on_returns_its_items_and_can_be_sent_again(
 
 
 def test_feed_has_one_entry_per_digest_newest_first(
-    tmp_path: Path, start_smtp: StartServer
+    backend_url: str, tmp_path: Path, start_smtp: StartServer
 ) -> None:
     feed = tmp_path / "public" / "digest.xml"
     _, settings, engine = setup(
-        tmp_path, start_smtp, feed_path=feed, digest_to=["b@example.org", "a@example.org"]
+        tmp_path,
+        start_smtp,
+        feed_path=feed,
+        digest_to=["b@example.org", "a@example.org"],
+        database_url=backend_url,
     )
     add_article(
         engine, Sample("https://x.example/t", "Tom & Jerry <script>x</script>", "en", "A summary.")

@@ -1,4 +1,4 @@
-"""The pipeline's decisions, in process: real store and SQLite file, fakes only at the seams.
+"""The pipeline's decisions, in process: real store (SQLite, PostgreSQL), fakes at the seams.
 
 What happens to an item when the analyser is rate limited, has a bug or serves no
 model, and how a sync moves its cursor, without a server in the way (tests/fakes.py).
@@ -7,6 +7,7 @@ model, and how a sync moves its cursor, without a server in the way (tests/fakes
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from readerd.errors import AnalysisError
 from readerd.pipeline import process_due, sync_links
 from readerd.results import SavedLink
 from readerd.store import views
-from readerd.store.database import make_engine, upgrade_database
+from readerd.store.database import make_engine
 from tests.fakes import FakeAnalyzer, FakeSource
 
 PAGE = (
@@ -41,11 +42,17 @@ def saved(n: int) -> SavedLink:
 
 
 @pytest.fixture
-def library(tmp_path: Path) -> tuple[Settings, Engine]:
-    settings = Settings(data_dir=tmp_path, source="none", extract_timeout=30)
+def library(backend_url: str, tmp_path: Path) -> Iterator[tuple[Settings, Engine]]:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path,
+        database_url=backend_url,
+        source="none",
+        extract_timeout=30,
+    )
     engine = make_engine(settings)
-    upgrade_database(engine)
-    return settings, engine
+    yield settings, engine
+    engine.dispose()
 
 
 def synced(library: tuple[Settings, Engine], *links: SavedLink) -> None:

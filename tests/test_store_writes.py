@@ -1,20 +1,25 @@
-"""save_batch (many writes, one transaction) stores what save_article + save_analysis store."""
+"""save_batch (many writes, one transaction) stores what save_article + save_analysis store.
+
+On SQLite (its plain-sqlite3 batch, store/batch.py) and on PostgreSQL (the ORM's).
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from readerd import store
-from readerd.config import load_settings
 from readerd.results import Analysis, Extracted, FetchedPage, LLMCall, SavedLink
-from readerd.store.database import make_engine, upgrade_database
 from readerd.store.queue import AnalysisWrite, ArticleWrite, Write, save_batch
 from readerd.store.views import search
+from tests.backends import migrated_url, open_engine, search_rows, table_names, table_rows
 
 # Timestamps differ between any two runs; everything else must be the same.
 CLOCKS = {"extracted_at", "created_at", "processed_at", "updated_at", "added_at"}
@@ -36,9 +41,8 @@ AI_TAGS = [
 ]
 
 
-def _engine(tmp_path: Path, name: str) -> Engine:
-    engine = make_engine(load_settings(data_dir=tmp_path / name, _env_file=None))
-    upgrade_database(engine)
+def _engine(url: str, data_dir: Path) -> Engine:
+    engine = open_engine(url, data_dir)
     links = [
         SavedLink(
             "import",
@@ -102,27 +106,52 @@ def _found(engine: Engine, query: str) -> list[dict[str, object]]:
 
 def _dump(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
     """Every table's rows (clock columns left out), the search index's included."""
-    assert engine.url.database
-    with sqlite3.connect(engine.url.database) as db:
-        tables = [
-            r[0]
-            for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            if not r[0].startswith("link_search_") and r[0] != "alembic_version"
-        ]
-        dump = {}
-        for table in sorted(tables):
-            cursor = db.execute(f"SELECT * FROM {table} ORDER BY 1, 2")
-            keep = [i for i, d in enumerate(cursor.description) if d[0] not in CLOCKS]
-            dump[table] = [tuple(row[i] for i in keep) for row in cursor]
-        dump["link_search"] = db.execute(
-            "SELECT rowid, title, summary, tags, text FROM link_search ORDER BY rowid"
-        ).fetchall()
+    dump = table_rows(engine, table_names(engine), leave_out=CLOCKS)
+    dump["link_search"] = search_rows(engine)
     return dump
 
 
+@contextmanager
+def _another_writer(engine: Engine) -> Iterator[None]:
+    """Another connection holding the write lock: SQLite's file lock, PostgreSQL's table locks."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as blocker:
+            blocker.exec_driver_sql("LOCK TABLE link, article, analysis IN EXCLUSIVE MODE")
+            yield
+            blocker.rollback()
+        return
+    assert engine.url.database
+    writer = sqlite3.connect(engine.url.database, timeout=0)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        yield
+        writer.rollback()
+    finally:
+        writer.close()
+
+
+def _impatient(url: str, data_dir: Path) -> Engine:
+    """An engine that waits 50 ms for a lock (SQLite's busy timeout, PostgreSQL's lock_timeout)."""
+    engine = open_engine(url, data_dir)
+    engine.pool.dispose()
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _lock_timeout(connection: Any, _: object) -> None:
+            connection.execute("SET lock_timeout = 50")
+            connection.commit()  # a SET whose transaction is rolled back is undone
+
+    else:
+        event.listen(engine, "connect", lambda conn, _: conn.execute("PRAGMA busy_timeout = 50"))
+    return engine
+
+
 @pytest.mark.parametrize("batch", [1, 3, 100])
-def test_a_batch_stores_what_the_one_by_one_writes_store(tmp_path: Path, batch: int) -> None:
-    reference, batched = _engine(tmp_path, "one"), _engine(tmp_path, "batch")
+def test_a_batch_stores_what_the_one_by_one_writes_store(
+    backend: str, backend_url: str, request: pytest.FixtureRequest, tmp_path: Path, batch: int
+) -> None:
+    other = migrated_url(backend, request, tmp_path / "batch")
+    reference, batched = _engine(backend_url, tmp_path), _engine(other, tmp_path / "batch")
     for reanalysis in (False, True):  # the second round replaces tags: some go unused
         writes = _writes(reanalysis)
         _one_by_one(reference, writes)
@@ -136,8 +165,8 @@ def test_a_batch_stores_what_the_one_by_one_writes_store(tmp_path: Path, batch: 
         assert _found(batched, query) == _found(reference, query), query
 
 
-def test_a_bad_write_costs_only_itself(tmp_path: Path) -> None:
-    engine = _engine(tmp_path, "lib")
+def test_a_bad_write_costs_only_itself(backend_url: str, tmp_path: Path) -> None:
+    engine = _engine(backend_url, tmp_path)
     writes = _writes()
     page = FetchedPage("https://example.org/gone", 200, "text/html", b"")
     gone = ArticleWrite(999, page, Extracted(text="orphan text", title="Gone"))
@@ -151,26 +180,34 @@ def test_a_bad_write_costs_only_itself(tmp_path: Path) -> None:
     assert store.due_links(engine, limit=10) == []  # every good article analysed, done
 
 
-def test_a_batch_that_fails_to_commit_stores_nothing(tmp_path: Path) -> None:
-    engine = _engine(tmp_path, "lib")
-    assert engine.url.database
-    blocker = sqlite3.connect(engine.url.database, timeout=0)
-    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock past the busy timeout
-    slow = make_engine(load_settings(data_dir=tmp_path / "lib", _env_file=None))
-    slow.pool.dispose()
-    from sqlalchemy import event
+def test_an_article_for_a_link_that_is_gone_is_a_lookup_error(
+    backend_url: str, tmp_path: Path
+) -> None:
+    """save_article and a batch of one name the missing link (not an orphan row's error)."""
+    engine = _engine(backend_url, tmp_path)
+    page = FetchedPage("https://example.org/gone", 200, "text/html", b"")
+    gone = ArticleWrite(999, page, Extracted(text="orphan text", title="Gone"))
+    with pytest.raises(LookupError, match="no link with id 999"):
+        store.save_article(engine, gone.link_id, gone.page, gone.extracted)
+    with pytest.raises(LookupError, match="no link with id 999"):
+        save_batch(engine, [gone])
+    assert len(store.due_links(engine, limit=10)) == len(TEXTS)  # nothing else was touched
 
-    event.listen(slow, "connect", lambda conn, _: conn.execute("PRAGMA busy_timeout = 50"))
-    results = save_batch(slow, _writes()[:2])
+
+def test_a_batch_that_fails_to_commit_stores_nothing(backend_url: str, tmp_path: Path) -> None:
+    engine = _engine(backend_url, tmp_path)
+    slow = _impatient(backend_url, tmp_path)
+    with _another_writer(engine):  # held past the slow engine's wait for it
+        results = save_batch(slow, _writes()[:2])
     assert all(isinstance(r.error, DBAPIError) for r in results)  # as the pipeline expects
-    blocker.rollback()
-    blocker.close()
     assert search(engine, "energia") == []
     assert len(store.due_links(engine, limit=10)) == len(TEXTS)
 
 
-def test_a_write_the_database_refuses_fails_as_it_would_alone(tmp_path: Path) -> None:
-    engine = _engine(tmp_path, "lib")
+def test_a_write_the_database_refuses_fails_as_it_would_alone(
+    backend_url: str, tmp_path: Path
+) -> None:
+    engine = _engine(backend_url, tmp_path)
     page = FetchedPage("https://example.org/0", 200, None, b"")  # type: ignore[arg-type]
     bad = ArticleWrite(1, page, Extracted(text="no content type", title="Bad"))
     with pytest.raises(IntegrityError):
@@ -183,21 +220,16 @@ def test_a_write_the_database_refuses_fails_as_it_would_alone(tmp_path: Path) ->
     assert [row["id"] for row in search(engine, "composting")] == [2]
 
 
-def test_a_batched_article_is_found_by_the_title_the_user_gave_it(tmp_path: Path) -> None:
+def test_a_batched_article_is_found_by_the_title_the_user_gave_it(
+    backend_url: str, tmp_path: Path
+) -> None:
     """The daemon's batched writes index the user's title beside the page's, as sync does."""
-    from readerd import store
-    from readerd.config import load_settings
-    from readerd.results import Extracted, FetchedPage, SavedLink
-    from readerd.store import views
-    from readerd.store.database import make_engine, upgrade_database
-
-    engine = make_engine(load_settings(data_dir=tmp_path))
-    upgrade_database(engine)
+    engine = open_engine(backend_url, tmp_path)
     store.import_links(engine, [SavedLink("linkding", "7", "https://e.org/7", title="Trenes zq")])
     [due] = store.due_links(engine, limit=5)
     page = FetchedPage(due.url, 200, "text/html", b"")
     extracted = Extracted(text="Rail history. " * 50, title="Railways of Spain", language="en")
     [written] = store.save_batch(engine, [store.ArticleWrite(due.id, page, extracted)])
     assert written.error is None
-    assert [v["id"] for v in views.search(engine, "zq")] == [due.id]
-    assert [v["id"] for v in views.search(engine, "railways")] == [due.id]
+    assert [v["id"] for v in search(engine, "zq")] == [due.id]
+    assert [v["id"] for v in search(engine, "railways")] == [due.id]

@@ -1,27 +1,32 @@
-"""store.importing.import_links stores exactly what sync.import_links stores, file after file."""
+"""store.importing.import_links stores exactly what sync.import_links stores, file after file.
+
+On SQLite the new links go in by plain SQL; on PostgreSQL importing is sync's upsert
+itself, and these still pin what an import stores there (no password, every link once).
+"""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
-from readerd.config import load_settings
 from readerd.results import LinkState, SavedLink
 from readerd.sources import read_import_file
 from readerd.store import importing, sync
-from readerd.store.database import make_engine, upgrade_database
+from tests.backends import migrated_url, open_engine, search_rows, table_rows
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sources"
 CLOCKS = {"created_at", "processed_at"}  # now, in each run
 
 
-def _engine(tmp_path: Path, name: str) -> Engine:
-    engine = make_engine(load_settings(data_dir=tmp_path / name, _env_file=None))
-    upgrade_database(engine)
-    return engine
+def _engines(
+    backend: str, backend_url: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> tuple[Engine, Engine]:
+    """(reference, fast): two migrated databases on the backend, for sync's and the fast path."""
+    fast = migrated_url(backend, request, tmp_path / "fast")
+    return open_engine(backend_url, tmp_path), open_engine(fast, tmp_path / "fast")
 
 
 def _link(n: int, **changes: object) -> SavedLink:
@@ -61,18 +66,16 @@ SECOND = [
 
 
 def _dump(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
-    assert engine.url.database
-    with sqlite3.connect(engine.url.database) as db:
-        dump = {}
-        for table in ("link", "tag", "link_tag", "tag_alias", "link_search"):
-            cursor = db.execute(f"SELECT * FROM {table} ORDER BY 1, 2")
-            keep = [i for i, d in enumerate(cursor.description) if d[0] not in CLOCKS]
-            dump[table] = [tuple(row[i] for i in keep) for row in cursor]
+    tables = ("link", "tag", "link_tag", "tag_alias")
+    dump = table_rows(engine, tables, leave_out=CLOCKS)
+    dump["link_search"] = search_rows(engine)
     return dump
 
 
-def test_the_fast_import_stores_what_sync_stores(tmp_path: Path) -> None:
-    reference, fast = _engine(tmp_path, "sync"), _engine(tmp_path, "fast")
+def test_the_fast_import_stores_what_sync_stores(
+    backend: str, backend_url: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    reference, fast = _engines(backend, backend_url, request, tmp_path)
     for links in (FIRST, SECOND, FIRST):
         assert importing.import_links(fast, links) == sync.import_links(reference, links)
         assert _dump(fast) == _dump(reference)
@@ -81,10 +84,12 @@ def test_the_fast_import_stores_what_sync_stores(tmp_path: Path) -> None:
     assert len(rows) == 10  # nine links (4 was deleted before it was seen) and the ftp one
 
 
-def test_a_pocket_export_imports_alike(tmp_path: Path) -> None:
+def test_a_pocket_export_imports_alike(
+    backend: str, backend_url: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     links = read_import_file(FIXTURES / "pocket_shuffled_es.csv")
     everything = [*links, *links.refused]
-    reference, fast = _engine(tmp_path, "sync"), _engine(tmp_path, "fast")
+    reference, fast = _engines(backend, backend_url, request, tmp_path)
     report = importing.import_links(fast, everything)
     assert report == sync.import_links(reference, everything)
     assert report.new == len(everything)

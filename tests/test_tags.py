@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 
 from readerd import store
 from readerd.cli import app
-from readerd.config import Settings
 from readerd.results import Analysis, Extracted, FetchedPage, SavedLink
 from readerd.store import views
-from readerd.store.database import make_engine, upgrade_database
+from readerd.store.database import upgrade_database
 from readerd.text.tags import TagIndex, display_tag, relevant_vocabulary, similar_tags, tag_key
+from tests.backends import open_engine
 from tests.conftest import ReaderdCLI
 
 
@@ -79,12 +79,12 @@ def test_vocabulary_offers_tags_the_article_mentions_first() -> None:
     assert len(offered) == 40 and "gardening" not in offered
 
 
-# --- the store, on a real SQLite file -------------------------------------------
+# --- the store, on SQLite and on PostgreSQL ---------------------------------------
 
 
-def new_engine(data_dir: Path) -> Engine:
-    """A migrated database in data_dir (where the CLI of readerd_cli looks too)."""
-    engine = make_engine(Settings(_env_file=None, data_dir=data_dir))  # type: ignore[call-arg]
+def new_engine(url: str, data_dir: Path) -> Engine:
+    """readerd's engine on the database at `url`, migrated (an empty one gets the schema)."""
+    engine = open_engine(url, data_dir)
     upgrade_database(engine)
     return engine
 
@@ -117,8 +117,8 @@ def tags_of(engine: Engine, link_id: int) -> tuple[list[str], list[str]]:
     return view["source_tags"], view["ai_tags"]
 
 
-def test_ai_tags_reuse_existing_spellings(tmp_path: Path) -> None:
-    engine = new_engine(tmp_path)
+def test_ai_tags_reuse_existing_spellings(backend_url: str, tmp_path: Path) -> None:
+    engine = new_engine(backend_url, tmp_path)
     first = add_link(engine, 1, source_tags=("Jardín",), ai_tags=("Machine-Learning", "receta"))
     second = add_link(engine, 2, ai_tags=("machine learning", "JARDIN", "Recetas", "recipes"))
     assert tags_of(engine, first) == (["Jardín"], ["machine-learning", "receta"])
@@ -126,8 +126,8 @@ def test_ai_tags_reuse_existing_spellings(tmp_path: Path) -> None:
     assert len(views.tag_counts(engine)) == 4
 
 
-def test_reanalysis_replaces_only_ai_tags(tmp_path: Path) -> None:
-    engine = new_engine(tmp_path)
+def test_reanalysis_replaces_only_ai_tags(backend_url: str, tmp_path: Path) -> None:
+    engine = new_engine(backend_url, tmp_path)
     link = add_link(engine, 1, source_tags=("inbox", "Cocina"), ai_tags=("pasta", "italia"))
     analyse(engine, link, ("recetas",))
     assert tags_of(engine, link) == (["Cocina", "inbox"], ["recetas"])
@@ -136,17 +136,17 @@ def test_reanalysis_replaces_only_ai_tags(tmp_path: Path) -> None:
 
 
 def test_a_tag_first_spelt_wrong_still_draws_the_typos_of_its_right_spelling(
-    tmp_path: Path,
+    backend_url: str, tmp_path: Path
 ) -> None:
-    engine = new_engine(tmp_path)
+    engine = new_engine(backend_url, tmp_path)
     first = add_link(engine, 1, ai_tags=("machne learning",))
     add_link(engine, 2, ai_tags=("Machine Learning",))  # one edit away: same tag
     third = add_link(engine, 3, ai_tags=("machine lerning",))  # two from the name, one from 2
     assert tags_of(engine, third) == tags_of(engine, first) == ([], ["machne learning"])
 
 
-def test_merge_teaches_the_analyser(tmp_path: Path) -> None:
-    engine = new_engine(tmp_path)
+def test_merge_teaches_the_analyser(backend_url: str, tmp_path: Path) -> None:
+    engine = new_engine(backend_url, tmp_path)
     add_link(engine, 1, ai_tags=("ml",))
     add_link(engine, 2, ai_tags=("machine learning",))
     assert store.merge_tags(engine, "ml", "machine learning") == 1
@@ -154,8 +154,8 @@ def test_merge_teaches_the_analyser(tmp_path: Path) -> None:
     assert tags_of(engine, later) == ([], ["machine learning", "python"])
 
 
-def test_store_vocabulary_ranks_by_relevance(tmp_path: Path) -> None:
-    engine = new_engine(tmp_path)
+def test_store_vocabulary_ranks_by_relevance(backend_url: str, tmp_path: Path) -> None:
+    engine = new_engine(backend_url, tmp_path)
     add_link(engine, 1, ai_tags=("compost",))
     for n in range(2, 5):
         add_link(engine, n, ai_tags=("python",))
@@ -166,42 +166,47 @@ def test_store_vocabulary_ranks_by_relevance(tmp_path: Path) -> None:
 # --- the CLI ------------------------------------------------------------------
 
 
+def cli_env(cli: ReaderdCLI) -> dict[str, str]:
+    """What the CLI of `cli` is told of its library: the data dir and its database's URL."""
+    return {"READERD_DATA_DIR": str(cli.data_dir), "READERD_DATABASE_URL": cli.database_url}
+
+
 def cli_json(cli: ReaderdCLI, *args: str) -> Any:
     """A --json command of the same CLI run in this process (quicker than a subprocess)."""
-    result = CliRunner().invoke(app, list(args), env={"READERD_DATA_DIR": str(cli.data_dir)})
+    result = CliRunner().invoke(app, list(args), env=cli_env(cli))
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
 
-def test_tags_command_flags_near_duplicates_and_merges(readerd_cli: ReaderdCLI) -> None:
-    engine = new_engine(readerd_cli.data_dir)
+def test_tags_command_flags_near_duplicates_and_merges(backend_cli: ReaderdCLI) -> None:
+    engine = new_engine(backend_cli.database_url, backend_cli.data_dir)
     add_link(engine, 1, source_tags=("Machine-Learning",), ai_tags=("cooking",))
     add_link(engine, 2, source_tags=("photografy",))
     add_link(
         engine, 3, source_tags=("photography", "machine learning"), ai_tags=("machine learning",)
     )
     engine.dispose()
-    env = {"READERD_DATA_DIR": str(readerd_cli.data_dir)}
+    env = cli_env(backend_cli)
 
-    rows = {r["tag"]: r for r in cli_json(readerd_cli, "tags", "--json")}
+    rows = {r["tag"]: r for r in cli_json(backend_cli, "tags", "--json")}
     counts = {k: rows["machine learning"][k] for k in ("count", "ai", "source")}
     assert counts == {"count": 1, "ai": 1, "source": 1}  # one link, tagged by both
     assert rows["machine learning"]["similar"] == ["Machine-Learning"]
     assert rows["photografy"]["similar"] == ["photography"] and rows["cooking"]["similar"] == []
-    table = readerd_cli("tags").stdout
+    table = backend_cli("tags").stdout
     assert "similar to" in table and "near-duplicates" in table
 
-    merged = readerd_cli("tags", "merge", "photografy", "photography")
+    merged = backend_cli("tags", "merge", "photografy", "photography")
     assert "1 links relabelled" in merged.stdout
     CliRunner().invoke(app, ["tags", "merge", "Machine-Learning", "machine learning"], env=env)
-    rows = {r["tag"]: r for r in cli_json(readerd_cli, "tags", "--json")}
+    rows = {r["tag"]: r for r in cli_json(backend_cli, "tags", "--json")}
     assert "photografy" not in rows and "Machine-Learning" not in rows
     assert (rows["photography"]["source"], rows["machine learning"]["source"]) == (2, 2)
     assert rows["machine learning"]["ai"] == 1 and rows["cooking"]["ai"] == 1  # origins kept
-    found = cli_json(readerd_cli, "search", "photography", "--json")
+    found = cli_json(backend_cli, "search", "photography", "--json")
     assert sorted(link["id"] for link in found) == [2, 3]  # search follows the merge
 
-    missing = readerd_cli("tags", "merge", "nope", "x", check=False)
+    missing = backend_cli("tags", "merge", "nope", "x", check=False)
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines() == [
         "error: tags: no tag named 'nope' (see `readerd tags`)"

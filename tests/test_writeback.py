@@ -6,6 +6,8 @@ user's are never touched; only good tags (vocabulary, at most 5, Linkding's spel
 --dry-run writes nothing; a tag the user deletes is never re-added; an edit the user
 makes between sync and write-back wins; a second write-back makes no request. The fake
 adds what the real server cannot be made to do on cue: 429, 401, 404.
+
+The write-back ledger is readerd's database: each test runs on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -209,97 +212,115 @@ def run_writeback_contract(cli: ReaderdCLI, service: Service, pages: dict[str, s
 
 
 def test_writeback_contract_against_the_fake(
-    readerd_cli: ReaderdCLI, pages: dict[str, str], tagging_llm: OpenAICompatServer
+    backend_cli: ReaderdCLI, pages: dict[str, str], tagging_llm: OpenAICompatServer
 ) -> None:
     with serve("linkding") as fake:
         assert isinstance(fake, LinkdingFake)
         service = fake_service(fake)
-        configure(readerd_cli, service, tagging_llm)
-        run_writeback_contract(readerd_cli, service, pages)
+        configure(backend_cli, service, tagging_llm)
+        run_writeback_contract(backend_cli, service, pages)
+
+
+@contextmanager
+def synced_linkding(
+    cli: ReaderdCLI, pages: dict[str, str], llm: OpenAICompatServer
+) -> Iterator[LinkdingFake]:
+    """Two bookmarks synced and analysed by `cli`, with tags to write back."""
+    with serve("linkding") as fake:
+        assert isinstance(fake, LinkdingFake)
+        fake.add(pages["compost"], "Compost", tags=("garden",))
+        fake.add(pages["bicycle"], "Bicycles")
+        configure(cli, fake_service(fake), llm)
+        cli("run", "--once")
+        yield fake
 
 
 @pytest.fixture
 def synced_fake(
     readerd_cli: ReaderdCLI, pages: dict[str, str], tagging_llm: OpenAICompatServer
 ) -> Iterator[LinkdingFake]:
-    """Two bookmarks synced and analysed, with tags to write back."""
-    with serve("linkding") as fake:
-        assert isinstance(fake, LinkdingFake)
-        fake.add(pages["compost"], "Compost", tags=("garden",))
-        fake.add(pages["bicycle"], "Bicycles")
-        configure(readerd_cli, fake_service(fake), tagging_llm)
-        readerd_cli("run", "--once")
+    """synced_linkding by readerd_cli (SQLite): tests/test_writeback_status.py imports it."""
+    with synced_linkding(readerd_cli, pages, tagging_llm) as fake:
+        yield fake
+
+
+@pytest.fixture
+def backend_fake(
+    backend_cli: ReaderdCLI, pages: dict[str, str], tagging_llm: OpenAICompatServer
+) -> Iterator[LinkdingFake]:
+    """synced_linkding by backend_cli: the tests here, on SQLite and on PostgreSQL."""
+    with synced_linkding(backend_cli, pages, tagging_llm) as fake:
         yield fake
 
 
 def test_a_429_holds_writeback_until_retry_after_then_it_goes_through(
-    readerd_cli: ReaderdCLI, synced_fake: LinkdingFake
+    backend_cli: ReaderdCLI, backend_fake: LinkdingFake
 ) -> None:
-    synced_fake.fail_next(429)  # with Retry-After: 1
-    held = readerd_cli("writeback")
+    backend_fake.fail_next(429)  # with Retry-After: 1
+    held = backend_cli("writeback")
     assert "asked to wait (Retry-After): 2 item(s) left" in held.stdout
-    count = len(synced_fake.requests)
-    assert "asked to wait" in readerd_cli("writeback").stdout
-    assert len(synced_fake.requests) == count  # nothing sent before the server's time
+    count = len(backend_fake.requests)
+    assert "asked to wait" in backend_cli("writeback").stdout
+    assert len(backend_fake.requests) == count  # nothing sent before the server's time
     time.sleep(1.1)
-    assert "2 item(s) written" in readerd_cli("writeback").stdout
+    assert "2 item(s) written" in backend_cli("writeback").stdout
 
 
 def test_a_refused_token_pauses_writeback_with_a_clear_line_and_no_secret(
-    readerd_cli: ReaderdCLI, synced_fake: LinkdingFake
+    backend_cli: ReaderdCLI, backend_fake: LinkdingFake
 ) -> None:
-    refused = readerd_cli("writeback", check=False, READERD_LINKDING_TOKEN="wrong-token-123")
+    refused = backend_cli("writeback", check=False, READERD_LINKDING_TOKEN="wrong-token-123")
     assert refused.returncode == 3
     assert "write-back linkding: paused:" in refused.stdout
     assert "status=401" in refused.stdout and "READERD_LINKDING_" in refused.stdout
     assert "wrong-token-123" not in refused.stdout + refused.stderr
-    assert len([r for r in synced_fake.requests if r.method == "PATCH"]) == 0
-    status = readerd_cli("writeback", "--status").stdout
+    assert len([r for r in backend_fake.requests if r.method == "PATCH"]) == 0
+    status = backend_cli("writeback", "--status").stdout
     assert "write-back linkding: 2 tag(s) pending, 0 done, 0 failed" in status
     assert "paused:" in status
-    assert "2 item(s) written" in readerd_cli("writeback").stdout  # the right token again
+    assert "2 item(s) written" in backend_cli("writeback").stdout  # the right token again
 
 
 def test_a_bookmark_deleted_in_linkding_is_marked_gone_and_not_tried_again(
-    readerd_cli: ReaderdCLI, synced_fake: LinkdingFake
+    backend_cli: ReaderdCLI, backend_fake: LinkdingFake
 ) -> None:
-    first = next(iter(synced_fake.items))
-    synced_fake.delete(first)
-    out = readerd_cli("writeback").stdout
+    first = next(iter(backend_fake.items))
+    backend_fake.delete(first)
+    out = backend_cli("writeback").stdout
     assert "1 item(s) written" in out and "1 gone at the source" in out
-    assert "nothing to write (0 requests)" in readerd_cli("writeback").stdout
+    assert "nothing to write (0 requests)" in backend_cli("writeback").stdout
 
 
 def test_a_server_error_waits_with_a_backoff(
-    readerd_cli: ReaderdCLI, synced_fake: LinkdingFake
+    backend_cli: ReaderdCLI, backend_fake: LinkdingFake
 ) -> None:
-    synced_fake.fail_next(503, n=1)
-    out = readerd_cli("writeback", check=False)
+    backend_fake.fail_next(503, n=1)
+    out = backend_cli("writeback", check=False)
     assert out.returncode == 1 and "1 item(s) written" in out.stdout and "1 failed" in out.stdout
-    status = readerd_cli("writeback", "--status").stdout
+    status = backend_cli("writeback", "--status").stdout
     assert "1 tag(s) pending" in status and "last error: linkding:" in status and "503" in status
-    assert "nothing to write (0 requests)" in readerd_cli("writeback").stdout  # not due yet
+    assert "nothing to write (0 requests)" in backend_cli("writeback").stdout  # not due yet
 
 
 def test_a_crash_between_the_write_and_its_record_leaves_the_tags_readerds(
-    readerd_cli: ReaderdCLI, synced_fake: LinkdingFake
+    backend_cli: ReaderdCLI, backend_fake: LinkdingFake
 ) -> None:
-    human = {item: list(b["tag_names"]) for item, b in synced_fake.items.items()}
-    env = readerd_cli.base_env() | readerd_cli.env
+    human = {item: list(b["tag_names"]) for item, b in backend_fake.items.items()}
+    env = backend_cli.base_env() | backend_cli.env
     command = [sys.executable, "-m", "readerd", "writeback"]
-    process = subprocess.Popen(command, env=env, cwd=readerd_cli.data_dir)
-    synced_fake.after_write = lambda request: os.kill(process.pid, signal.SIGKILL)
+    process = subprocess.Popen(command, env=env, cwd=backend_cli.data_dir)
+    backend_fake.after_write = lambda request: os.kill(process.pid, signal.SIGKILL)
     assert process.wait(timeout=120) == -signal.SIGKILL
-    synced_fake.after_write = None
-    (first,) = [i for i, b in synced_fake.items.items() if b["tag_names"] != human[i]]
+    backend_fake.after_write = None
+    (first,) = [i for i, b in backend_fake.items.items() if b["tag_names"] != human[i]]
     # the PATCH went through; readerd died before recording its reply
 
-    out = readerd_cli("writeback").stdout
+    out = backend_cli("writeback").stdout
     assert "1 item(s) written" in out  # the other bookmark; the first one is settled
-    readerd_cli("sync")
-    rows = {row["title"]: row for row in json.loads(readerd_cli("list", "--json").stdout)}
-    for item, bookmark in synced_fake.items.items():  # readerd's tags stayed readerd's
+    backend_cli("sync")
+    rows = {row["title"]: row for row in json.loads(backend_cli("list", "--json").stdout)}
+    for item, bookmark in backend_fake.items.items():  # readerd's tags stayed readerd's
         assert rows[bookmark["title"]]["source_tags"] == human[item]
         assert len(bookmark["tag_names"]) > len(human[item])
-    assert "nothing to write (0 requests)" in readerd_cli("writeback").stdout
+    assert "nothing to write (0 requests)" in backend_cli("writeback").stdout
     assert first

@@ -82,6 +82,9 @@ def save_article(engine: Engine, link_id: int, page: FetchedPage, extracted: Ext
 
 
 def _put_article(session: Session, link_id: int, page: FetchedPage, extracted: Extracted) -> str:
+    # The link first, as store/batch.py on SQLite: a missing one is a LookupError, not the
+    # foreign-key error PostgreSQL raises when the orphan article is flushed.
+    link = link_row(session, link_id)
     content_hash = hash_text(extracted.text)
     article = session.get(models.Article, link_id) or models.Article(
         link_id=link_id,
@@ -104,7 +107,6 @@ def _put_article(session: Session, link_id: int, page: FetchedPage, extracted: E
         utcnow(),
     )
     session.add(article)
-    link = link_row(session, link_id)
     link.stage, link.last_error = Stage.ANALYZE, None
     session.add(link)
     return content_hash

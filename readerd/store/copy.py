@@ -4,8 +4,9 @@ Every table the models describe is copied, parents first, in chunks, in one
 transaction on the target: a copy that fails leaves the target as empty as it was.
 Ids are kept (so links, tags and the call log keep pointing at each other), then each
 id sequence is moved past the highest id. The full-text index is rebuilt on the target
-from the copied rows. Not copied: the passage index and its bookkeeping (SQLite only,
-rebuilt by `ask` where there is one) and the vectors, which live beside the database.
+from the copied rows. Not copied: the passage index and its bookkeeping (derived: the
+next processing pass or `ask` cuts it on the target) and the vectors, which live
+beside the database and serve either backend.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from readerd.store.common import rebuild_postgres_search
 from readerd.store.database import schema_revisions, upgrade_database
 
 CHUNK = 2_000
-NOT_COPIED = frozenset({"passage_source"})  # the passage index is SQLite's own
+NOT_COPIED = frozenset({"passage_source"})  # the passage index is re-cut on the target
 
 
 @dataclass

@@ -152,9 +152,16 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def upgrade_database(engine: Engine) -> None:
-    """Apply every pending migration (idempotent)."""
+    """Apply every pending migration (idempotent).
+
+    On PostgreSQL several readerd processes may start at once on one database: each
+    migrates under a transaction-level advisory lock, so the first builds the schema
+    and the others, once it commits, find it current.
+    """
     config = _alembic_config(engine)
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('readerd:migrate'))"))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     _restrict_permissions(engine)

@@ -236,15 +236,6 @@ def synced_linkding(
 
 
 @pytest.fixture
-def synced_fake(
-    readerd_cli: ReaderdCLI, pages: dict[str, str], tagging_llm: OpenAICompatServer
-) -> Iterator[LinkdingFake]:
-    """synced_linkding by readerd_cli (SQLite): tests/test_writeback_status.py imports it."""
-    with synced_linkding(readerd_cli, pages, tagging_llm) as fake:
-        yield fake
-
-
-@pytest.fixture
 def backend_fake(
     backend_cli: ReaderdCLI, pages: dict[str, str], tagging_llm: OpenAICompatServer
 ) -> Iterator[LinkdingFake]:

@@ -6,13 +6,14 @@ import json
 
 from tests.conftest import ReaderdCLI
 from tests.servers.read_later import LinkdingFake
-from tests.test_writeback import pages, synced_fake, tagging_llm  # noqa: F401
+from tests.test_writeback import backend_fake, pages, tagging_llm  # noqa: F401
 
 
 def test_status_and_doctor_show_writeback_per_source(
-    readerd_cli: ReaderdCLI,
-    synced_fake: LinkdingFake,  # noqa: F811
+    backend_cli: ReaderdCLI,
+    backend_fake: LinkdingFake,  # noqa: F811
 ) -> None:
+    readerd_cli = backend_cli
     readerd_cli("writeback", check=False, READERD_LINKDING_TOKEN="wrong-token-123")
     paused = readerd_cli("status").stdout
     assert "write-back linkding: 2 pending, 0 done" in paused and "paused:" in paused

@@ -43,7 +43,7 @@ from readerd.fetch import fetch_page, make_fetch_client
 from readerd.models import Stage, Status, utcnow
 from readerd.results import Analysis, ArticleInput, FetchedPage
 from readerd.sources import Source, make_source
-from readerd.store import leases, usage
+from readerd.store import leases, usage, views
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -223,6 +223,7 @@ class Processor:
         queue: asyncio.Queue[store.DueLink] = asyncio.Queue(maxsize=workers * 2)
         seen: set[int] = set()
         await self._write(leases.release_dead, self.engine)
+        self._extraction.expect(await self._write(views.count_due, self.engine))
         async with make_fetch_client(self.settings) as client:
             tasks = [asyncio.create_task(self._work(queue, client)) for _ in range(workers)]
             tasks.append(asyncio.create_task(self._renew_leases()))

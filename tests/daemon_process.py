@@ -17,14 +17,19 @@ class Daemon:
     """One `readerd run` subprocess, its output in a file; killed at the end if still running."""
 
     def __init__(
-        self, cli: ReaderdCLI, env: dict[str, str] | None = None, **extra_env: str
+        self,
+        cli: ReaderdCLI,
+        env: dict[str, str] | None = None,
+        *,
+        args: tuple[str, ...] = (),
+        **extra_env: str,
     ) -> None:
         base = env if env is not None else {**cli.base_env(), **cli.env}
         env = {**base, "PYTHONUNBUFFERED": "1", **extra_env}
         self.log_path = cli.data_dir.parent / f"daemon-{time.monotonic_ns()}.log"
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "readerd", "run"],
+                [sys.executable, "-m", "readerd", "run", *args],
                 env=env,
                 cwd=cli.data_dir,
                 stdout=log,

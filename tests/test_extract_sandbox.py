@@ -81,3 +81,20 @@ def test_the_main_process_of_a_run_never_loads_the_extractor(readerd_cli: Reader
     )
     assert "7 analysed" in result.stdout, result.stdout + result.stderr
     assert "loaded []" in result.stderr, result.stderr
+
+
+def test_a_pass_of_a_few_pages_starts_one_worker_and_a_big_one_several() -> None:
+    """Each worker costs tens of MiB: seven new links do not need one per core."""
+
+    async def workers_for(pages: int) -> int:
+        pool = ExtractionPool(workers=3)
+        pool.expect(pages)
+        try:
+            await asyncio.gather(*(pool.extract(_page()) for _ in range(3)))
+            return len(_extraction_processes()) - 1  # the forkserver is not a worker
+        finally:
+            pool.close()
+            await asyncio.to_thread(_wait_until_gone)
+
+    assert asyncio.run(workers_for(7)) == 1
+    assert asyncio.run(workers_for(500)) == 3

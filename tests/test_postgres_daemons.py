@@ -1,9 +1,10 @@
-"""Two `readerd run` daemons, on two data directories, sharing one PostgreSQL library.
+"""readerd on two machines sharing one PostgreSQL library, as real processes.
 
-As on two machines: each has its own data directory (state file, instance lock) and
-the same READERD_DATABASE_URL. Between them every link is analysed exactly once (each
-article's LLM request counted at the scripted server), the digest is mailed once, and
-both answer the CLI and stop cleanly.
+Each machine has its own data directory (state file, instance lock) and the same
+READERD_DATABASE_URL. Two `readerd run` daemons: between them every link is analysed
+exactly once (each article's LLM request counted at the scripted server), the digest
+is mailed once. A home server and a GPU box: `readerd run --stages fetch,extract`
+syncs, fetches and mails, `readerd worker --stages analyze` analyses with the model.
 """
 
 from __future__ import annotations
@@ -63,6 +64,59 @@ def _wait(condition: object, what: str, daemons: list[Daemon], timeout: float = 
     pytest.fail(f"timed out after {timeout} s waiting for {what}\n{logs}")
 
 
+def _machine(tmp_path: Path, name: str, url: str, inbox: Path, smtp_port: int) -> ReaderdCLI:
+    cli = ReaderdCLI(tmp_path / name)
+    cli.data_dir.mkdir()
+    cli.env.update(
+        READERD_DATABASE_URL=url,
+        READERD_SOURCE="folder",
+        READERD_FOLDER=str(inbox),
+        READERD_SYNC_INTERVAL="1",
+        READERD_PROCESS_INTERVAL="1",
+        READERD_STOP_TIMEOUT="6",
+        READERD_LOG_LEVEL="INFO",
+        READERD_DIGEST_FROM="readerd@example.org",
+        READERD_DIGEST_TO="me@example.org",
+        READERD_DIGEST_AT="00:00",  # due at start-up
+        READERD_DIGEST_EMPTY="note",  # sent even before any article is ready
+        READERD_SMTP_HOST="127.0.0.1",
+        READERD_SMTP_PORT=str(smtp_port),
+        READERD_SMTP_SECURITY="none",
+    )
+    return cli
+
+
+def test_the_home_server_fetches_and_mails_while_the_gpu_box_analyses(
+    postgres_cluster: PostgresCluster, start_smtp: StartServer, tmp_path: Path
+) -> None:
+    url = postgres_cluster.url(postgres_cluster.fresh_database())
+    inbox = tmp_path / "inbox"
+    write_stories(inbox, 10)
+    smtp = start_smtp()
+    home = _machine(tmp_path, "home-server", url, inbox, smtp.port)  # no model configured
+    with OpenAICompatServer() as llm:
+        llm.respond_with(AnalysisResponder())
+        gpu = _machine(tmp_path, "gpu-box", url, inbox, smtp.port)
+        gpu.env.update(READERD_LLM_BASE_URL=llm.base_url, READERD_LLM_MODEL=MODEL)
+        daemon = Daemon(home, args=("--stages", "fetch,extract"))
+        try:
+            extracted = "SELECT count(*) FROM link WHERE stage = 'analyze'"
+            _wait(lambda: _count(url, extracted) == 10, "10 links fetched and extracted", [daemon])
+            time.sleep(2)  # more process ticks: the home server must leave them alone
+            assert _count(url, "SELECT count(*) FROM analysis") == 0
+            assert "(fetch,extract only)" in daemon.log
+            result = gpu("worker", "--stages", "analyze", "--once")
+            assert "10 analysed" in result.stdout
+            _wait(lambda: len(smtp.messages) >= 1, "the digest", [daemon])
+        finally:
+            code = daemon.stop(signal.SIGTERM)
+            daemon.kill()
+    assert code == 0, daemon.log
+    assert _count(url, "SELECT count(*) FROM analysis WHERE analyzer = 'openai'") == 10
+    assert len(smtp.messages) == 1
+    assert "Traceback" not in daemon.log, daemon.log
+
+
 def test_two_daemons_share_a_postgresql_library_and_do_each_job_once(
     postgres_cluster: PostgresCluster, start_smtp: StartServer, tmp_path: Path
 ) -> None:
@@ -83,26 +137,11 @@ def test_two_daemons_share_a_postgresql_library_and_do_each_job_once(
         llm.respond_with(respond)
         clis, daemons = [], []
         for name in ("home-server", "gpu-box"):
-            cli = ReaderdCLI(tmp_path / name)
-            cli.data_dir.mkdir()
+            cli = _machine(tmp_path, name, url, inbox, smtp.port)
             cli.env.update(
-                READERD_DATABASE_URL=url,
-                READERD_SOURCE="folder",
-                READERD_FOLDER=str(inbox),
                 READERD_LLM_BASE_URL=llm.base_url,
                 READERD_LLM_MODEL=MODEL,
                 READERD_LLM_CONCURRENCY="2",
-                READERD_SYNC_INTERVAL="1",
-                READERD_PROCESS_INTERVAL="1",
-                READERD_STOP_TIMEOUT="6",
-                READERD_LOG_LEVEL="INFO",
-                READERD_DIGEST_FROM="readerd@example.org",
-                READERD_DIGEST_TO="me@example.org",
-                READERD_DIGEST_AT="00:00",  # due at start-up: both daemons try at once
-                READERD_DIGEST_EMPTY="note",  # sent even before any article is ready
-                READERD_SMTP_HOST=smtp.host,
-                READERD_SMTP_PORT=str(smtp.port),
-                READERD_SMTP_SECURITY="none",
             )
             clis.append(cli)
         try:

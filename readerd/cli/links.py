@@ -35,20 +35,32 @@ def register(app: typer.Typer) -> None:
     app.command()(stats)
 
 
+RUN_STAGES_HELP = (
+    "Process only these stages (fetch,extract or analyze); sync and the digest run as "
+    "ever. For a database shared with `readerd worker --stages analyze` on a GPU box: "
+    "`readerd run --stages fetch,extract` on the home server."
+)
+
+
 def run(
     once: Annotated[
         bool, typer.Option("--once", help="Sync, process everything due, exit.")
     ] = False,
+    stages: Annotated[str | None, typer.Option(help=RUN_STAGES_HELP)] = None,
 ) -> None:
     """Run readerd: with --once, one sync and one processing pass; else the daemon."""
-    settings = context.analysing_settings()
+    from readerd.cli.worker import parse_stages
+
+    wanted = parse_stages(stages, "run") if stages is not None else None
+    analyses = wanted is None or "analyze" in wanted
+    settings = context.analysing_settings() if analyses else context.settings()
     if not once:
         from readerd.daemon import run_daemon  # imported late: only the daemon needs it
 
-        raise typer.Exit(run_daemon(settings))
+        raise typer.Exit(run_daemon(settings, wanted))
     engine = context.engine(settings, upgrade=True)
     synced = _sync(settings, engine)  # a failed sync still lets the queue be processed
-    processed = _process(settings, engine)
+    processed = _process(settings, engine, wanted)
     raise typer.Exit(max(synced, processed))
 
 
@@ -99,15 +111,15 @@ def _sync(settings: Settings, engine: Engine) -> int:
     return exit_codes.OK
 
 
-def _process(settings: Settings, engine: Engine) -> int:
-    """One processing pass, printed; its exit code (see readerd.exit_codes)."""
+def _process(settings: Settings, engine: Engine, stages: frozenset[str] | None = None) -> int:
+    """One processing pass (at these stages; None: all), printed; its exit code."""
     from readerd.cli.progress import run_with_progress
     from readerd.store import views
 
     touched: list[int] = []
     try:
         report = run_with_progress(
-            settings, engine, on_item=lambda link_id, _: touched.append(link_id)
+            settings, engine, on_item=lambda link_id, _: touched.append(link_id), stages=stages
         )
     except StoreError as exc:
         console.print_error(str(exc))

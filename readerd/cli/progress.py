@@ -17,11 +17,14 @@ from readerd.store.views import count_due
 
 
 def run_with_progress(
-    settings: Settings, engine: Engine, on_item: Callable[[int, str], None]
+    settings: Settings,
+    engine: Engine,
+    on_item: Callable[[int, str], None],
+    stages: frozenset[str] | None = None,
 ) -> ProcessReport:
-    """Process due links, showing a bar on an interactive terminal."""
+    """Process due links (at these stages; None: all), showing a bar on a terminal."""
     if not sys.stderr.isatty():
-        return asyncio.run(process_due(settings, engine, on_item=on_item))
+        return asyncio.run(process_due(settings, engine, on_item=on_item, stages=stages))
     columns = (TextColumn("processing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, transient=True, console=Console(stderr=True)) as progress:
         task = progress.add_task("processing", total=count_due(engine))
@@ -30,7 +33,7 @@ def run_with_progress(
             progress.advance(task)
             on_item(link_id, outcome)
 
-        return asyncio.run(process_due(settings, engine, on_item=advance))
+        return asyncio.run(process_due(settings, engine, on_item=advance, stages=stages))
 
 
 @contextmanager

@@ -31,14 +31,14 @@ def register(app: typer.Typer) -> None:
     )
 
 
-def parse_stages(text: str) -> frozenset[str]:
+def parse_stages(text: str, command: str = "worker") -> frozenset[str]:
     """The stages a worker claims: fetch and extract go together (a page is extracted at
     once, in the worker that fetched it)."""
     names = [n.strip().lower() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in STAGE_GROUPS]
     if unknown or not names:
         raise ConfigError(
-            f"worker: --stages takes fetch, extract and analyze (got {text!r}); "
+            f"{command}: --stages takes fetch, extract and analyze (got {text!r}); "
             "e.g. --stages fetch,extract"
         )
     stages: set[str] = set()

@@ -43,8 +43,8 @@ DIGEST_GRACE = 12 * 3600  # a digest missed while the machine slept still goes o
 WAKEUP_EVERY = 30.0  # timers use the monotonic clock, which stops during suspend
 
 
-def run_daemon(settings: Settings) -> int:
-    """Run until SIGTERM/SIGINT; the exit code is 0 after a clean stop."""
+def run_daemon(settings: Settings, stages: frozenset[str] | None = None) -> int:
+    """Run until SIGTERM/SIGINT (processing these stages; None: all); 0 after a clean stop."""
     setup_logging(settings.log_level, secrets=settings.secrets())
     from readerd.analyze import make_analyzer
     from readerd.sources import make_source
@@ -54,7 +54,7 @@ def run_daemon(settings: Settings) -> int:
     prepare_directory(settings.data_dir)  # a DataDirError names the path and the problem
     with InstanceLock(settings.data_dir):
         engine = open_database(settings)
-        return asyncio.run(Daemon(settings, engine, Notifier()).main())
+        return asyncio.run(Daemon(settings, engine, Notifier(), stages).main())
 
 
 def open_database(settings: Settings) -> Engine:
@@ -74,8 +74,15 @@ def open_database(settings: Settings) -> Engine:
 class Daemon:
     """Three fixed jobs (sync, process, digest) on an AsyncIOScheduler, and a clean stop."""
 
-    def __init__(self, settings: Settings, engine: Engine, notifier: Notifier) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        notifier: Notifier,
+        stages: frozenset[str] | None = None,
+    ) -> None:
         self.settings, self.engine, self.notifier = settings, engine, notifier
+        self.stages = stages  # None: every stage
         self.record = DaemonRecord(settings.data_dir)
         # A late run still runs, and several missed runs run once (after a long job or a
         # suspend); the first sync, and the processing after it, runs at start-up.
@@ -145,9 +152,12 @@ class Daemon:
             if self.scheduler.get_job("digest")
             else "no digest (READERD_DIGEST_TO unset)"
         )
+        order = [name for name in ("fetch", "extract", "analyze") if name in (self.stages or ())]
+        stages = f" ({','.join(order)} only)" if order else ""
         return (
             f"database {self.engine.url.render_as_string()}, source {s.source}, "
-            f"sync every {s.sync_interval:g}s, process every {s.process_interval:g}s, {digest}"
+            f"sync every {s.sync_interval:g}s, process every {s.process_interval:g}s{stages}, "
+            f"{digest}"
         )
 
     # --- stopping ---------------------------------------------------------------
@@ -252,7 +262,9 @@ class Daemon:
             self.notifier.status(f"processing: {handled} items handled")
 
         report = await self.threads.run(
-            lambda stop: process_due(self.settings, self.engine, stop=stop, on_item=on_item)
+            lambda stop: process_due(
+                self.settings, self.engine, stop=stop, on_item=on_item, stages=self.stages
+            )
         )
         summary = (
             f"{report.done} analysed, {report.skipped_unchanged} unchanged, "

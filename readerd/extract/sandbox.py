@@ -7,7 +7,9 @@ every core instead of queueing behind the GIL.
 
 Workers exist only while there are pages: the pool starts with the first page and
 stops after IDLE_SECONDS without one (and when the run ends), taking the forkserver
-with it. The forkserver has the extractor loaded (readerd.extract.worker), so the
+with it. It is as large as the pass needs (`expect`): a worker extracts dozens of
+pages a second, so a pass of a few new links gets one worker, not one per core.
+The forkserver has the extractor loaded (readerd.extract.worker), so the
 workers share that memory and a start costs milliseconds, not a second of imports.
 This process never imports trafilatura, lxml or the language model itself.
 """
@@ -31,6 +33,7 @@ from readerd.results import Extracted, FetchedPage
 
 log = logging.getLogger(__name__)
 
+PAGES_PER_WORKER = 16  # due pages below which one more worker would save under a second
 STARTUP_GRACE = 2.0  # seconds a replacement worker may need to start, on a busy machine
 IDLE_SECONDS = 30.0  # no page for this long: stop the workers and the forkserver
 START_TIMEOUT = 120.0  # seconds the forkserver may take to load the extractor
@@ -71,7 +74,8 @@ class ExtractionPool:
         idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self.timeout, self.memory_mb, self.idle_seconds = timeout, memory_mb, idle_seconds
-        self._workers = workers or max(1, min(4, os.cpu_count() or 1))
+        self._most_workers = workers or max(1, min(4, os.cpu_count() or 1))
+        self._workers = self._most_workers
         self._pool: ProcessPool | None = None
         self._replaced_at = -STARTUP_GRACE  # when pebble last started a replacement worker
         self._in_flight = 0
@@ -79,6 +83,11 @@ class ExtractionPool:
         self._starting: asyncio.Future[None] | None = None
         self._lock = threading.Lock()
         self._closed = False
+
+    def expect(self, pages: int) -> None:
+        """Size the next pool for about this many pages (one worker per PAGES_PER_WORKER)."""
+        wanted = -(-max(1, pages) // PAGES_PER_WORKER)  # ceiling division
+        self._workers = min(self._most_workers, wanted)
 
     async def _running(self) -> ProcessPool:
         """The pool, started in a thread: the first worker waits for the forkserver to

@@ -22,6 +22,7 @@ import threading
 import time
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -62,7 +63,15 @@ def _serve_llm(latency: float, urls: multiprocessing.Queue[str]) -> None:
     """An OpenAI-compatible server answering every analysis after `latency` s, until killed."""
     llm = OpenAICompatServer().start()
     responder = AnalysisResponder()
-    llm.respond_with(lambda request: Reply(body=responder(request), delay=latency))
+
+    def respond(request: dict[str, Any]) -> Reply:
+        # The latency is the whole answer's: the scripted analysis (tens of ms of Python
+        # on a long article) is part of it, as a model's own work is, not added to it.
+        started = time.monotonic()
+        body = responder(request)
+        return Reply(body=body, delay=max(0.0, latency - (time.monotonic() - started)))
+
+    llm.respond_with(respond)
     urls.put(llm.base_url)
     threading.Event().wait()
 

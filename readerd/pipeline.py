@@ -219,7 +219,9 @@ class Processor:
 
     async def run(self) -> ProcessReport:
         """Process every due link until none is left (or stop is set)."""
-        workers = self.settings.fetch_concurrency + self.settings.llm_concurrency
+        # A task carries its link through every stage; twice the fetch slots in tasks keeps
+        # the fetch slots full while other links extract, analyse or wait for their commit.
+        workers = 2 * self.settings.fetch_concurrency + self.settings.llm_concurrency
         queue: asyncio.Queue[store.DueLink] = asyncio.Queue(maxsize=workers * 2)
         seen: set[int] = set()
         await self._write(leases.release_dead, self.engine)

@@ -1,8 +1,9 @@
 """readerd on PostgreSQL (a throwaway cluster): the same schema, commands and answers.
 
-What runs on PostgreSQL so far: `db upgrade`, `run --once` (sync, fetch, extract,
-analyse, store), list, show, search, stats, tags, digest. Claims with leases, several
-workers, `db copy` and the passage index are not there yet (see the README).
+The migrations against the models, `db upgrade`, the quick start answering as on
+SQLite, and `db copy`. The rest of the PostgreSQL half runs the ordinary test files
+on both backends (the `backend*` fixtures of tests/conftest.py); several processes
+and daemons are in test_leases.py and test_postgres_daemons.py.
 """
 
 from __future__ import annotations

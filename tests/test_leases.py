@@ -186,7 +186,11 @@ def test_four_processes_on_one_database_analyse_every_link_once(
                 )
             )
         outputs = [run.communicate(timeout=600) for run in runs]
-    assert all(run.returncode == 0 for run in runs), outputs
+    failures = [
+        (run.returncode, err[-3000:]) for run, (_out, err) in zip(runs, outputs, strict=True)
+        if run.returncode
+    ]
+    assert not failures, failures
     per_run = [int(out.split("processed: ")[1].split()[0]) for out, _ in outputs]
     assert sum(per_run) == count, per_run  # each link analysed by exactly one run
     assert sum(1 for n in per_run if n) >= 2, per_run  # the work was shared

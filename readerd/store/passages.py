@@ -99,6 +99,10 @@ def refresh_passages(engine: Engine) -> int:
     refreshed = 0
     while True:
         with Session(engine) as session:
+            if engine.dialect.name == "postgresql":
+                # Several processes may refresh at once: one at a time, each reading
+                # what the previous one committed (SQLite's single writer does this).
+                session.execute(text("SELECT pg_advisory_xact_lock(hashtext('readerd:passages'))"))
             stale = session.execute(stale_query, {"n": BATCH}).all()
             if not stale:
                 return refreshed

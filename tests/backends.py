@@ -1,7 +1,7 @@
 """Helpers of the store and queue tests that run on both backends (no fixtures here).
 
-`backend_url` (tests/conftest.py) is one migrated database; `migrated_url` is another on
-the same backend, for a test comparing two libraries. `open_engine` is readerd's engine
+`backend_url` (tests/conftest.py) is one migrated database; conftest's `migrated_url` is
+another on the same backend, for a test comparing two libraries. `open_engine` is readerd's engine
 on a URL; `table_rows` reads every table in plain SQL, on SQLite or PostgreSQL alike,
 and `search_rows` the full-text index, whose rows differ between the two (FTS5's columns
 or PostgreSQL's tsvector) but compare alike between two databases of one backend.
@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, inspect, text
 
 from readerd.config import load_settings
-from readerd.store.database import make_engine, upgrade_database
+from readerd.store.database import make_engine
 
 Rows = list[tuple[object, ...]]
 
@@ -24,19 +23,6 @@ Rows = list[tuple[object, ...]]
 def open_engine(url: str, data_dir: Path) -> Engine:
     """readerd's engine on `url`, with no environment or .env file of the machine's."""
     return make_engine(load_settings(data_dir=data_dir, database_url=url, _env_file=None))
-
-
-def migrated_url(backend: str, request: pytest.FixtureRequest, data_dir: Path) -> str:
-    """Another database with readerd's schema on `backend`: a file in data_dir, or a copy."""
-    if backend == "postgresql":
-        cluster = request.getfixturevalue("postgres_cluster")
-        return str(cluster.url(cluster.migrated_database()))
-    data_dir.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{data_dir / 'readerd.db'}"
-    engine = open_engine(url, data_dir)
-    upgrade_database(engine)
-    engine.dispose()
-    return url
 
 
 def table_names(engine: Engine) -> list[str]:

@@ -1,32 +1,19 @@
 """Helpers of the CLI tests that run on both backends (no fixtures here; see conftest's).
 
-`backend_cli` is function-scoped; `cli_on` makes the same CLI for a fixture of wider
-scope (one library read once for a module, on each backend). `shown_location` is where
+`backend_cli` is function-scoped; conftest's `cli_on` makes the same CLI for a fixture
+of wider scope (one library read once for a module, on each backend). `shown_location` is where
 readerd says the database is: the SQLite file's URL, or the server's with its password
 hidden.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from sqlalchemy.engine.url import make_url
 
 from tests.conftest import ReaderdCLI
 
 #: A password put into the PostgreSQL URL (trust auth ignores it) to be kept out of output.
 PASSWORD = "s3cret-pw"
-
-
-def cli_on(backend: str, data_dir: Path, request: pytest.FixtureRequest) -> ReaderdCLI:
-    """The real CLI in `data_dir` (made here): its SQLite file, or an empty PostgreSQL database."""
-    data_dir.mkdir(parents=True)
-    cli = ReaderdCLI(data_dir)
-    if backend == "postgresql":
-        cluster = request.getfixturevalue("postgres_cluster")
-        cli.env["READERD_DATABASE_URL"] = cluster.url(cluster.fresh_database())
-    return cli
 
 
 def is_postgresql(cli: ReaderdCLI) -> bool:

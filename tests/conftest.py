@@ -202,15 +202,11 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def backend_cli(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> ReaderdCLI:
-    """The real CLI on SQLite, then on an empty database of a throwaway PostgreSQL cluster.
-
-    The PostgreSQL database is empty, as an administrator creates it: readerd builds
-    its schema there on first use, as it creates its SQLite file.
-    """
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
+def cli_on(backend: str, data_dir: Path, request: pytest.FixtureRequest) -> ReaderdCLI:
+    """The real CLI in `data_dir` (made here): its SQLite file, or an empty database of a
+    throwaway PostgreSQL cluster, as an administrator creates it: readerd builds its
+    schema there on first use, as it creates its SQLite file."""
+    data_dir.mkdir(parents=True)
     cli = ReaderdCLI(data_dir)
     if backend == "postgresql":
         cluster = request.getfixturevalue("postgres_cluster")
@@ -218,20 +214,33 @@ def backend_cli(backend: str, request: pytest.FixtureRequest, tmp_path: Path) ->
     return cli
 
 
-@pytest.fixture
-def backend_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database URL with readerd's schema in place, on SQLite or on PostgreSQL."""
+def migrated_url(backend: str, request: pytest.FixtureRequest, data_dir: Path) -> str:
+    """A database with readerd's schema on `backend`: a file in data_dir, or a copy of
+    the cluster's migrated template."""
     if backend == "postgresql":
         cluster = request.getfixturevalue("postgres_cluster")
         return str(cluster.url(cluster.migrated_database()))
     from readerd.config import load_settings
     from readerd.store.database import make_engine, upgrade_database
 
-    url = f"sqlite:///{tmp_path / 'readerd.db'}"
-    engine = make_engine(load_settings(data_dir=tmp_path, database_url=url, _env_file=None))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{data_dir / 'readerd.db'}"
+    engine = make_engine(load_settings(data_dir=data_dir, database_url=url, _env_file=None))
     upgrade_database(engine)
     engine.dispose()
     return url
+
+
+@pytest.fixture
+def backend_cli(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> ReaderdCLI:
+    """The real CLI on SQLite, then on an empty database of a throwaway PostgreSQL cluster."""
+    return cli_on(backend, tmp_path / "data", request)
+
+
+@pytest.fixture
+def backend_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL with readerd's schema in place, on SQLite or on PostgreSQL."""
+    return migrated_url(backend, request, tmp_path)
 
 
 @pytest.fixture

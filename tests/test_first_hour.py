@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 
 from readerd import __version__
 from readerd.cli import app
-from tests.cli_backends import PASSWORD, add_password, cli_on, is_postgresql, shown_location
-from tests.conftest import BACKENDS, ReaderdCLI
+from tests.cli_backends import PASSWORD, add_password, is_postgresql, shown_location
+from tests.conftest import BACKENDS, ReaderdCLI, cli_on
 
 
 class Library:

@@ -19,7 +19,8 @@ from readerd import store
 from readerd.results import Analysis, Extracted, FetchedPage, LLMCall, SavedLink
 from readerd.store.queue import AnalysisWrite, ArticleWrite, Write, save_batch
 from readerd.store.views import search
-from tests.backends import migrated_url, open_engine, search_rows, table_names, table_rows
+from tests.backends import open_engine, search_rows, table_names, table_rows
+from tests.conftest import migrated_url
 
 # Timestamps differ between any two runs; everything else must be the same.
 CLOCKS = {"extracted_at", "created_at", "processed_at", "updated_at", "added_at"}

@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 from readerd.results import LinkState, SavedLink
 from readerd.sources import read_import_file
 from readerd.store import importing, sync
-from tests.backends import migrated_url, open_engine, search_rows, table_rows
+from tests.backends import open_engine, search_rows, table_rows
+from tests.conftest import migrated_url
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sources"
 CLOCKS = {"created_at", "processed_at"}  # now, in each run

@@ -18,6 +18,7 @@ from sqlalchemy.engine.url import make_url
 from readerd.config import Settings
 from readerd.errors import ConfigError, DataDirError, StoreError
 from readerd.logs import redact as redact_url
+from readerd.store.singleton import take_turns
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -160,8 +161,7 @@ def upgrade_database(engine: Engine) -> None:
     """
     config = _alembic_config(engine)
     with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('readerd:migrate'))"))
+        take_turns(connection, "migrate")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     _restrict_permissions(engine)

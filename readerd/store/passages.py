@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from readerd.store.lite import SNIPPET_CLOSE, SNIPPET_OPEN
 from readerd.store.search import QueryError, to_fts5, to_tsquery
+from readerd.store.singleton import take_turns
 from readerd.text.passages import split_passages
 
 PER_ARTICLE = 1000  # rowid = link_id * PER_ARTICLE + passage number
@@ -99,10 +100,7 @@ def refresh_passages(engine: Engine) -> int:
     refreshed = 0
     while True:
         with Session(engine) as session:
-            if engine.dialect.name == "postgresql":
-                # Several processes may refresh at once: one at a time, each reading
-                # what the previous one committed (SQLite's single writer does this).
-                session.execute(text("SELECT pg_advisory_xact_lock(hashtext('readerd:passages'))"))
+            take_turns(session, "passages")  # several processes may refresh at once
             stale = session.execute(stale_query, {"n": BATCH}).all()
             if not stale:
                 return refreshed

@@ -1,4 +1,5 @@
-"""Jobs that one readerd at a time may run (sync, digest, write-back), for shared databases.
+"""Jobs that one readerd at a time may run (sync, digest, write-back; migrating, cutting
+passages), for shared databases.
 
 On PostgreSQL several daemons (several machines) may share one library; each would
 sync the source and mail the digest. So each such job runs under a session-level
@@ -12,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
+from sqlmodel import Session
 
 
 @contextmanager
@@ -33,3 +35,17 @@ def singleton(engine: Engine, job: str) -> Iterator[bool]:
             if held:
                 connection.execute(text("SELECT pg_advisory_unlock(hashtext(:name))"), key)
                 connection.commit()
+
+
+def take_turns(connection: Connection | Session, job: str) -> None:
+    """Wait, within this transaction, for any other readerd doing `job` on this database.
+
+    A transaction-level advisory lock on PostgreSQL, released at commit, so what this
+    transaction reads next includes the other's work. On SQLite, nothing: its single
+    writer already takes writing transactions one at a time.
+    """
+    bind = connection.get_bind() if isinstance(connection, Session) else connection
+    if bind.dialect.name == "postgresql":
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": f"readerd:{job}"}
+        )

@@ -150,7 +150,10 @@ class Processor:
         self.on_item = on_item
         self.report = ProcessReport()
         self._fetch_slots = asyncio.Semaphore(settings.fetch_concurrency)
-        self._llm_slots = asyncio.Semaphore(settings.llm_concurrency)
+        # As many articles in analysis as requests may be in flight: more gained nothing
+        # measurable (bench/pipeline_bench.py) and would let a broken endpoint take more
+        # requests before the stage stops, and a daily budget be overshot by more.
+        self._analysis_slots = asyncio.Semaphore(settings.llm_concurrency)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readerd-writer")
         self._extraction = ExtractionPool(
             timeout=settings.extract_timeout, memory_mb=settings.extract_memory_mb
@@ -364,7 +367,7 @@ class Processor:
             summary_language=self.settings.summary_language,
         )
         waiting = time.monotonic()
-        async with self._llm_slots:
+        async with self._analysis_slots:
             self.report.seconds["analyze wait"] = (
                 self.report.seconds.get("analyze wait", 0.0) + time.monotonic() - waiting
             )

@@ -98,3 +98,37 @@ def test_a_pass_of_a_few_pages_starts_one_worker_and_a_big_one_several() -> None
 
     assert asyncio.run(workers_for(7)) == 1
     assert asyncio.run(workers_for(500)) == 3
+
+
+def test_workers_do_not_rerun_the_parents_main_script(tmp_path: Path) -> None:
+    # multiprocessing re-runs the parent's main script in every worker it forks (a
+    # second of imports each, for the readerd script); the extractor needs none of it.
+    marker = tmp_path / "imports.txt"
+    script = tmp_path / "main_script.py"
+    script.write_text(
+        "import asyncio, os, sys\n"
+        f"with open({str(marker)!r}, 'a') as f:\n"
+        "    f.write(f'{__name__} {os.getpid()}\\n')\n"
+        "from readerd.extract.sandbox import ExtractionPool\n"
+        "from readerd.results import FetchedPage\n"
+        "from importlib import resources\n"
+        "html = resources.files('readerd.samples').joinpath('en-home-composting.html')"
+        ".read_bytes()\n"
+        "async def main():\n"
+        "    pool = ExtractionPool(workers=2)\n"
+        "    page = FetchedPage('https://example.org/a', 200, 'text/html', html, None)\n"
+        "    try:\n"
+        "        done = await asyncio.gather(*(pool.extract(page) for _ in range(6)))\n"
+        "    finally:\n"
+        "        pool.close()\n"
+        "    print(done[0].title)\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == TITLE  # the workers extracted the pages
+    runs = marker.read_text().splitlines()
+    assert runs == [f"__main__ {runs[0].split()[1]}"]  # the parent's own run, no worker's

@@ -29,8 +29,10 @@ is asked again; `salvage()` keeps the valid parts when the re-ask fails too.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable
+from functools import cache
 from typing import Annotated, Any
 
 from pydantic import (
@@ -280,7 +282,14 @@ def function_spec(name: str, model: type[BaseModel]) -> dict[str, Any]:
 
 
 def tool_spec(name: str) -> dict[str, Any]:
-    """The chat-completions `tools` entry of one analysis tool."""
+    """The chat-completions `tools` entry of one analysis tool (a copy the caller may change)."""
+    return copy.deepcopy(_tool_spec(name))
+
+
+@cache
+def _tool_spec(name: str) -> dict[str, Any]:
+    # Generating a pydantic model's JSON schema costs a millisecond or more; every
+    # request of every article sends these, and they never change in a process.
     return function_spec(name, TOOL_MODELS[name])
 
 

@@ -222,9 +222,7 @@ class Daemon:
         with singleton(self.engine, "sync") as ours:
             if not ours:
                 return "ok: skipped: another readerd on this database is syncing"
-            report = await self.threads.run(
-                lambda _stop: sync_links(self.settings, self.engine)
-            )
+            report = await self.threads.run(lambda _stop: sync_links(self.settings, self.engine))
             if report.note:  # imports only, or samples a non-empty library must not get
                 return f"ok: {report.note}"
             result = (
@@ -239,9 +237,7 @@ class Daemon:
         from readerd.writeback import writeback_stage
 
         try:
-            done = await self.threads.run(
-                lambda _stop: writeback_stage(self.settings, self.engine)
-            )
+            done = await self.threads.run(lambda _stop: writeback_stage(self.settings, self.engine))
         except ReaderdError as exc:
             log.warning("writeback: %s", exc)
             return f"; write-back failed: {exc}"

@@ -7,12 +7,22 @@ every worker, and a new worker starts in milliseconds, so workers can be started
 when pages come and stopped when they stop. gc.freeze() moves what is loaded here out
 of the cycle collector's reach, so a worker's collections do not touch (and so copy)
 those shared pages.
+
+It also keeps the workers from re-running the parent's __main__ (the readerd script,
+a bench, pytest): multiprocessing does that in every worker it forks, and the
+forkserver cannot preload __main__ once for all of them (on CPython 3.11 it asks
+spawn for a "main_path" key that spawn never sends). A worker runs readerd's
+extractor only and needs nothing from __main__; the re-run cost every worker its own
+copy of the CLI's imports: a second of CPU on a small machine, and memory unshared.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+from collections.abc import Mapping
+from multiprocessing import spawn
+from typing import Any
 
 from readerd.extract import extract_article
 from readerd.results import Extracted, FetchedPage
@@ -34,10 +44,25 @@ def warm_up() -> None:
         extract_article(WARM_UP)
 
 
+def _prepare_without_main() -> None:
+    """Have the workers forked from this process skip re-running the parent's __main__."""
+    prepare = spawn.prepare
+    if getattr(prepare, "skips_main", False):
+        return
+
+    def prepare_without_main(data: Mapping[str, Any]) -> None:
+        main_keys = ("init_main_from_path", "init_main_from_name")
+        prepare({key: value for key, value in data.items() if key not in main_keys})
+
+    prepare_without_main.skips_main = True  # type: ignore[attr-defined]
+    spawn.prepare = prepare_without_main
+
+
 def extract(page: FetchedPage) -> Extracted:
     """A worker's task."""
     return extract_article(page)
 
 
+_prepare_without_main()
 warm_up()
 gc.freeze()

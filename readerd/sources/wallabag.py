@@ -77,7 +77,6 @@ def parse_entries_page(data: object) -> tuple[list[SavedLink], int]:
     return [link for link in links if link is not None], pages
 
 
-
 def password_grant(
     client_id: str, client_secret: str, username: str, password: str
 ) -> dict[str, str]:
@@ -89,6 +88,7 @@ def password_grant(
         "username": username,
         "password": password,
     }
+
 
 class WallabagSource:
     """Incremental sync from Wallabag; the HTML it already extracted comes along.

@@ -103,9 +103,9 @@ def release_all(engine: Engine) -> int:
     """Drop every lease (SQLite at start-up: the instance lock says no other worker runs)."""
     with Session(engine) as session:
         done = session.execute(
-            update(Link).where(col(Link.lease_owner).is_not(None)).values(
-                lease_owner=None, lease_until=None
-            )
+            update(Link)
+            .where(col(Link.lease_owner).is_not(None))
+            .values(lease_owner=None, lease_until=None)
         )
         session.commit()
     return int(done.rowcount or 0)  # type: ignore[attr-defined]

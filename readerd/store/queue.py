@@ -270,8 +270,7 @@ def _fence(session: Session, writes: Sequence[Write]) -> None:
     lost = sorted(link_id for link_id, owner in owners.items() if held.get(link_id) != owner)
     if lost:
         raise LeaseLostError(
-            f"link {lost[0]}: its lease passed to another worker; this worker's result is "
-            "dropped"
+            f"link {lost[0]}: its lease passed to another worker; this worker's result is dropped"
         )
 
 

@@ -18,7 +18,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 def estimate_tokens(text: str) -> int:
     """Conservative token estimate: 4 ASCII characters per token, 1 per other character."""
-    ascii_chars = sum(1 for ch in text if ch < "\x80")
+    ascii_chars = len(text.encode("ascii", "ignore"))  # the ASCII characters, counted in C
     return math.ceil(ascii_chars / 4) + (len(text) - ascii_chars)
 
 

@@ -157,7 +157,9 @@ class ChatClient:
         self.pace = Pace(settings.llm_timeout)
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
         self._key = key
+        self.concurrency = settings.llm_concurrency
         self._openai: openai.AsyncOpenAI | None = None
+        self._slots: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def redact(self, text: str) -> str:
@@ -168,6 +170,17 @@ class ChatClient:
 
     def _client(self) -> openai.AsyncOpenAI:
         """The openai client of the running event loop (its connection pool is loop-bound)."""
+        self._bind_loop()
+        assert self._openai is not None
+        return self._openai
+
+    def _request_slots(self) -> asyncio.Semaphore:
+        """The running event loop's limit on requests in flight (a semaphore is loop-bound)."""
+        self._bind_loop()
+        assert self._slots is not None
+        return self._slots
+
+    def _bind_loop(self) -> None:
         loop = asyncio.get_running_loop()
         if self._openai is None or self._loop is not loop:
             self._openai = openai.AsyncOpenAI(
@@ -176,8 +189,8 @@ class ChatClient:
                 max_retries=0,
                 timeout=self.timeout,
             )
+            self._slots = asyncio.Semaphore(self.concurrency)
             self._loop = loop
-        return self._openai
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
@@ -272,17 +285,18 @@ class ChatClient:
             raise LLMOutageError(f"llm: {problem.message}: {self._facts()}") from None
 
     async def _attempt(self, payload: dict[str, Any], mode: str, log: list[LLMCall]) -> Exchange:
-        """One HTTP request; failures are logged and raised classified."""
-        if (pause := self.pace.wait()) > 0:
-            await asyncio.sleep(pause)
+        """One HTTP request, in a request slot; failures are logged and raised classified."""
         units = work_units(payload)
-        deadline = self.pace.deadline(units)
-        self.pace.in_flight += 1
-        queued = self.pace.in_flight
-        try:
-            return await self._exchange(payload, mode, log, units, deadline, queued)
-        finally:
-            self.pace.in_flight -= 1
+        async with self._request_slots():
+            if (pause := self.pace.wait()) > 0:
+                await asyncio.sleep(pause)
+            deadline = self.pace.deadline(units)
+            self.pace.in_flight += 1
+            queued = self.pace.in_flight
+            try:
+                return await self._exchange(payload, mode, log, units, deadline, queued)
+            finally:
+                self.pace.in_flight -= 1
 
     async def _exchange(
         self,
@@ -301,8 +315,10 @@ class ChatClient:
 
         client = self._client().with_options(timeout=deadline)
         try:
-            raw = await client.chat.completions.with_raw_response.create(**payload)
-            body = json.loads(raw.text)
+            # The SDK's documented call for a request as built: chat.completions.create
+            # would walk the whole payload (the article) through its typed transform.
+            text = await client.post("/chat/completions", cast_to=str, body=payload)
+            body = json.loads(text)
         except openai.APIStatusError as exc:
             headers = {k.lower(): v for k, v in exc.response.headers.items()}
             problem = classify_error(exc.status_code, headers, exc.response.text)

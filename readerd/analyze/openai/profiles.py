@@ -42,10 +42,11 @@ class ServerProfile:
     def start_rung(self, now: float | None = None) -> str:
         """The rung to start at: the remembered one, or the top when a re-probe is due."""
         now = time.time() if now is None else now
-        due = self.probed_at is None or now - self.probed_at >= REPROBE_AFTER
-        if self.mode == LADDER[0] or due:
+        if self.probed_at is None or now - self.probed_at >= REPROBE_AFTER:
             self.probed_at = now
             return LADDER[0]
+        # The top rung is tried on every article anyway: leaving probed_at alone keeps
+        # the profile unchanged, so it is not written to disk once per article.
         return self.mode
 
     def saw_model(self, fingerprint: str) -> None:

@@ -7,6 +7,7 @@ run the language detector over the article or the reply.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from readerd.analyze.openai.prompts import target_language
 from readerd.results import ArticleInput
@@ -22,7 +23,11 @@ def wanted_language(article: ArticleInput) -> str | None:
 
 def written_language(summary: str, key_points: Iterable[str]) -> str | None:
     """The language a summary is written in, None when unsure or too short to tell."""
-    text = " ".join([summary, *key_points])
+    return _language_of(" ".join([summary, *key_points]))
+
+
+@lru_cache(maxsize=64)  # a reply's summary is checked, then labelled: detect it once
+def _language_of(text: str) -> str | None:
     if sum(ch.isalpha() for ch in text) < MIN_LANGUAGE_LETTERS:
         return None
     return detect_language(text)

@@ -247,13 +247,13 @@ def backend_fake(
 def test_a_429_holds_writeback_until_retry_after_then_it_goes_through(
     backend_cli: ReaderdCLI, backend_fake: LinkdingFake
 ) -> None:
-    backend_fake.fail_next(429)  # with Retry-After: 1
+    backend_fake.fail_next(429, retry_after=4)  # longer than a CLI start on a slow machine
     held = backend_cli("writeback")
     assert "asked to wait (Retry-After): 2 item(s) left" in held.stdout
-    count = len(backend_fake.requests)
+    asked_at, count = time.monotonic(), len(backend_fake.requests)
     assert "asked to wait" in backend_cli("writeback").stdout
     assert len(backend_fake.requests) == count  # nothing sent before the server's time
-    time.sleep(1.1)
+    time.sleep(max(0.0, asked_at + 4.1 - time.monotonic()))
     assert "2 item(s) written" in backend_cli("writeback").stdout
 
 

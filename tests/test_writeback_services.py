@@ -135,12 +135,12 @@ def test_a_429_is_waited_out(
     readerd_cli: ReaderdCLI, synced: tuple[FakeService, dict[str, str]]
 ) -> None:
     fake, _ = synced
-    fake.fail_next(429)  # Retry-After: 1
+    fake.fail_next(429, retry_after=4)  # longer than a CLI start on a slow machine
     assert "asked to wait (Retry-After): 3 item(s) left" in readerd_cli("writeback").stdout
-    count = len(fake.requests)
+    asked_at, count = time.monotonic(), len(fake.requests)
     assert "asked to wait" in readerd_cli("writeback").stdout
     assert len(fake.requests) == count  # nothing sent before the server's time
-    time.sleep(1.1)
+    time.sleep(max(0.0, asked_at + 4.1 - time.monotonic()))
     assert "3 item(s) written" in readerd_cli("writeback").stdout
 
 

@@ -57,7 +57,8 @@ def _head() -> str:
 def test_cli_reads_and_backs_up_while_the_daemon_writes_and_survives_a_spinning_page(
     readerd_cli: ReaderdCLI, tmp_path: Path
 ) -> None:
-    articles = {f"article-{n:02d}.html": article_html(n) for n in range(20)}
+    # Enough articles that processing is still going when the four commands have run.
+    articles = {f"article-{n:02d}.html": article_html(n) for n in range(80)}
     # "a-spin" sorts first: the rest is read by the worker that replaces the killed one.
     inbox = folder_env(readerd_cli, [], {"a-spin.html": spin_page(), **articles})
     readerd_cli.env.update(

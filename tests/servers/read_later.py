@@ -50,7 +50,7 @@ class FakeService:
         self.requests: list[Request] = []
         self.now = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
         self.url = ""
-        self._failures: list[list[int]] = []  # [status, remaining]
+        self._failures: list[list[int]] = []  # [status, remaining, Retry-After]
         self._lock = threading.Lock()
         self._next_id = 1
         self.after_write: Any = None  # called with each PATCH/POST/DELETE once applied
@@ -63,9 +63,9 @@ class FakeService:
         self._next_id += 1
         return self._next_id
 
-    def fail_next(self, status: int, n: int = 1) -> None:
-        """Answer the next n requests with `status` (and a short JSON error)."""
-        self._failures.append([status, n])
+    def fail_next(self, status: int, n: int = 1, retry_after: int = 1) -> None:
+        """Answer the next n requests with `status` (a short JSON error, Retry-After)."""
+        self._failures.append([status, n, retry_after])
 
     def handle(self, request: Request) -> Reply:
         with self._lock:
@@ -75,7 +75,8 @@ class FakeService:
                 failure[1] -= 1
                 if failure[1] <= 0:
                     self._failures.pop(0)
-                return failure[0], {"message": "temporarily unavailable"}, {"Retry-After": "1"}
+                headers = {"Retry-After": str(failure[2])}
+                return failure[0], {"message": "temporarily unavailable"}, headers
             reply = self.route(request)
         if self.after_write and request.method in ("PATCH", "POST", "DELETE"):
             self.after_write(request)  # applied, not yet answered

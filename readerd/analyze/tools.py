@@ -255,7 +255,14 @@ def _wire_bounds(node: Any) -> Any:
 
 
 def wire_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """JSON schema of a tool's arguments as sent: from its pydantic model, grammar-sized."""
+    """JSON schema of a tool's arguments as sent (a copy the caller may change)."""
+    return copy.deepcopy(_wire_schema(model))
+
+
+@cache
+def _wire_schema(model: type[BaseModel]) -> dict[str, Any]:
+    # Generating a pydantic model's JSON schema costs a millisecond or more; every
+    # request of every article sends these, and they never change in a process.
     schema = _wire_bounds(_strip_titles(model.model_json_schema()))
     schema.pop("description", None)  # already the tool's description
     schema["additionalProperties"] = False
@@ -282,14 +289,7 @@ def function_spec(name: str, model: type[BaseModel]) -> dict[str, Any]:
 
 
 def tool_spec(name: str) -> dict[str, Any]:
-    """The chat-completions `tools` entry of one analysis tool (a copy the caller may change)."""
-    return copy.deepcopy(_tool_spec(name))
-
-
-@cache
-def _tool_spec(name: str) -> dict[str, Any]:
-    # Generating a pydantic model's JSON schema costs a millisecond or more; every
-    # request of every article sends these, and they never change in a process.
+    """The chat-completions `tools` entry of one analysis tool."""
     return function_spec(name, TOOL_MODELS[name])
 
 

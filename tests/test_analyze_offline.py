@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
@@ -126,20 +125,6 @@ def test_empty_ish_text_is_handled(text: str) -> None:
 
 def test_deterministic() -> None:
     assert analyze_offline(article(SPANISH, "es")) == analyze_offline(article(SPANISH, "es"))
-
-
-def test_fast_on_a_5000_word_article() -> None:
-    text = "\n\n".join([ENGLISH] * 20)  # about 5,000 words
-    assert len(text.split()) >= 5000
-    analyze_offline(article(text, "en"))  # warm-up
-    best = min(_timed(article(text, "en")) for _ in range(3))
-    assert best < 0.1
-
-
-def _timed(item: ArticleInput) -> float:
-    started = time.perf_counter()
-    analyze_offline(item)
-    return time.perf_counter() - started
 
 
 def test_generic_words_cover_both_languages_and_file_names() -> None:

@@ -79,6 +79,19 @@ def test_vocabulary_offers_tags_the_article_mentions_first() -> None:
     assert len(offered) == 40 and "gardening" not in offered
 
 
+def test_vocabulary_counts_each_mention_once() -> None:
+    # "transit" (most used) is named once, last; "bicycles" twice: more mentions rank first
+    tags = [("transit", 9), ("transit policy", 9), ("bicycle", 1)]
+    text = "Bicycles in town. More bicycles every year, and better transit"
+    assert relevant_vocabulary(tags, None, text, limit=2) == ["bicycle", "transit"]
+
+
+def test_accents_fold_in_any_script() -> None:
+    assert tag_key("Energía Solar") == tag_key("energia solar") == "energiasolar"
+    assert tag_key("Straße") == tag_key("strasse")
+    assert tag_key("東京の観光地") == "東京の観光地"  # no accents to fold, nothing lost
+
+
 # --- the store, on SQLite and on PostgreSQL ---------------------------------------
 
 

@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 
 MAX_TAG_CHARS = 40
 VOCABULARY_SIZE = 40  # tags offered to the model per article
@@ -29,6 +30,7 @@ FLAG_DISTANCES = ((8, 2), (5, 1))
 _EDGES = "#\"'`“”‘’«».,;:!?()[]{}<>*-_ "
 _SPACES = re.compile(r"[\s_]+")
 _WORD = re.compile(r"[^\W_]+")  # letters and digits of any script
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 # A final "e" left after dropping "s" is dropped too after these letters, so that
 # "boxes"/"box", "ciudades"/"ciudad" and "canciones"/"canción" meet. The same rule
 # applies to the singular ("machine" -> "machin"), so keys stay consistent.
@@ -43,8 +45,16 @@ def display_tag(raw: str) -> str:
 
 def fold(text: str) -> str:
     """Lower-case ASCII-ish text: accents removed (NFKD), 'ß' as 'ss'."""
-    decomposed = unicodedata.normalize("NFKD", text.lower().replace("ß", "ss"))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    lowered = text.lower()
+    if lowered.isascii():
+        return lowered
+    decomposed = unicodedata.normalize("NFKD", lowered.replace("ß", "ss"))
+    return _NON_ASCII.sub(_without_combining, decomposed)
+
+
+def _without_combining(match: re.Match[str]) -> str:
+    """Only characters outside ASCII can be combining marks: most text skips this call."""
+    return "" if unicodedata.combining(match[0]) else match[0]
 
 
 def singular(word: str) -> str:
@@ -218,12 +228,30 @@ def similar_tags(names: Iterable[str]) -> dict[str, list[str]]:
     return similar
 
 
-def _ngrams(words: list[str], longest: int = 3) -> Counter[str]:
-    """Counts of every run of 1..longest consecutive words, joined by spaces."""
-    counts: Counter[str] = Counter()
-    for n in range(1, longest + 1):
-        for i in range(len(words) - n + 1):
-            counts[" ".join(words[i : i + n])] += 1
+_LONGEST_MENTION = 3  # words; a longer tag is never looked for in the text
+
+
+@lru_cache(maxsize=65536)
+def _phrase(name: str) -> tuple[str, ...]:
+    """A tag's key words, cached: the same vocabulary is matched against every article."""
+    return tuple(key_words(name))
+
+
+def _mentions(words: list[str], phrases: set[tuple[str, ...]]) -> Counter[tuple[str, ...]]:
+    """How often each phrase occurs in `words` as consecutive words.
+
+    Only positions whose word starts some phrase are looked at, so the cost follows
+    the text's length and not the number of its n-grams.
+    """
+    lengths: dict[str, set[int]] = {}
+    for phrase in phrases:
+        lengths.setdefault(phrase[0], set()).add(len(phrase))
+    counts: Counter[tuple[str, ...]] = Counter()
+    for i, word in enumerate(words):
+        for n in lengths.get(word, ()):
+            candidate = tuple(words[i : i + n])
+            if len(candidate) == n and candidate in phrases:  # a slice past the end is shorter
+                counts[candidate] += 1
     return counts
 
 
@@ -234,12 +262,13 @@ def relevant_vocabulary(
     limit: int = VOCABULARY_SIZE,
 ) -> list[str]:
     """Up to `limit` existing tags: those the article mentions first, then the most used."""
-    body = _ngrams(key_words(text))
-    heading = _ngrams(key_words(title or ""))
+    tags = [(name, uses, _phrase(name)) for name, uses in tags]
+    wanted = {phrase for _, _, phrase in tags if 0 < len(phrase) <= _LONGEST_MENTION}
+    body = _mentions(key_words(text), wanted) if wanted else Counter()
+    heading = _mentions(key_words(title or ""), wanted) if wanted else Counter()
     scored: list[tuple[int, int, str]] = []
-    for name, uses in tags:
-        phrase = " ".join(key_words(name))
-        hits = body.get(phrase, 0) + 3 * heading.get(phrase, 0) if phrase else 0
+    for name, uses, phrase in tags:
+        hits = body.get(phrase, 0) + 3 * heading.get(phrase, 0)
         scored.append((-hits, -uses, name))
     scored.sort()
     mentioned = [name for hits, _, name in scored if hits < 0]

@@ -262,12 +262,12 @@ def relevant_vocabulary(
     limit: int = VOCABULARY_SIZE,
 ) -> list[str]:
     """Up to `limit` existing tags: those the article mentions first, then the most used."""
-    tags = [(name, uses, _phrase(name)) for name, uses in tags]
-    wanted = {phrase for _, _, phrase in tags if 0 < len(phrase) <= _LONGEST_MENTION}
+    phrased = [(name, uses, _phrase(name)) for name, uses in tags]
+    wanted = {phrase for _, _, phrase in phrased if 0 < len(phrase) <= _LONGEST_MENTION}
     body = _mentions(key_words(text), wanted) if wanted else Counter()
     heading = _mentions(key_words(title or ""), wanted) if wanted else Counter()
     scored: list[tuple[int, int, str]] = []
-    for name, uses, phrase in tags:
+    for name, uses, phrase in phrased:
         hits = body.get(phrase, 0) + 3 * heading.get(phrase, 0)
         scored.append((-hits, -uses, name))
     scored.sort()

@@ -14,6 +14,7 @@ from readerd.cli.doctor import check_database, check_llm, check_smtp, check_sour
 from readerd.config import Settings, load_settings
 from tests.conftest import ReaderdCLI
 from tests.servers.openai_compat import (
+    MODEL,
     AnalysisResponder,
     OpenAICompatServer,
     call,
@@ -161,6 +162,28 @@ def test_llm_check_accepts_what_the_daemon_accepts_and_names_the_working_mode(
         result = check_llm(settings(tmp_path, **llm))
     assert result.state == "OK", result.detail  # Ollama's ':latest' is the same model
     assert result.detail.endswith("tool choice: named (required: answered text)")
+
+
+def test_llm_check_counts_a_named_call_with_bad_tags_as_the_mode_working(
+    tmp_path: Path,
+) -> None:
+    # A small model at its server's default temperature sometimes fills a forced call
+    # with junk (llama.cpp with SmolLM2 did, 6 probes in 60); the mode still works, and
+    # the analysis re-asks with the validation error. A prose answer is still no call.
+    def junk_tags_when_named(request: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(request.get("tool_choice"), dict):
+            return tool_reply(call("tag_article", {"tags": ["{", "https://example.org/"]}))
+        return text_reply("Rooftop solar is great!")
+
+    with OpenAICompatServer() as server:
+        server.respond_with(junk_tags_when_named)
+        llm = {"analyzer": "openai", "llm_base_url": server.base_url, "llm_model": MODEL}
+        result = check_llm(settings(tmp_path, **llm))
+    assert result.state == "OK", result.detail
+    assert result.detail.endswith(
+        "tool choice: named (required: answered text; named: the call's tags failed "
+        "validation once)"
+    )
 
 
 def test_llm_check_skips_the_offline_analyser(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from readerd.analyze.openai.client import ChatClient, LLMProblemError
 from readerd.analyze.openai.profiles import LADDER
 from readerd.analyze.openai.prompts import json_messages, tool_messages
-from readerd.analyze.openai.reply import parse_reply
+from readerd.analyze.openai.reply import ToolCall, parse_reply
 from readerd.analyze.tools import TAG_TOOL, max_tokens_for, salvage, tool_specs
 from readerd.errors import ReaderdError
 from readerd.results import ArticleInput, LLMCall
@@ -23,6 +23,7 @@ PROBE_ARTICLE = ArticleInput(
     text="Rooftop solar panels doubled in two years, and home batteries now store the surplus.",
     language="en",
 )
+STRUCTURED = ("tools_required", "tool_named", "tools_auto")  # the rungs with real tool calls
 LABELS = {
     "tools_required": "required",
     "tool_named": "named",
@@ -78,15 +79,24 @@ async def probe_tool_choice(client: ChatClient) -> ProbeResult:
             result.notes.append(f"{LABELS[mode]}: {str(exc).removeprefix('llm: ')[:80]}")
             break
         reply = parse_reply(exchange.body)
-        usable = [
-            c
-            for c in reply.calls
-            if c.name == TAG_TOOL and c.arguments and salvage(c.name, c.arguments)
-        ]
-        if mode in ("tools_required", "tool_named", "tools_auto") and not reply.structured:
-            usable = []  # a call written as text is a lower rung's success, not this one's
-        if usable:
+        calls = [c for c in reply.calls if c.name == TAG_TOOL and c.arguments]
+        if mode in STRUCTURED and not reply.structured:
+            calls = []  # a call written as text is a lower rung's success, not this one's
+        if mode in STRUCTURED and calls:
+            # The server honours the mode. Whether a sampled reply's tags are good is the
+            # model's business: the analysis re-asks with the validation error.
+            result.mode = mode
+            if not any(salvage(c.name, c.arguments or {}) for c in calls):
+                result.notes.append(f"{LABELS[mode]}: the call's tags failed validation once")
+            return result
+        if any(salvage(c.name, c.arguments or {}) for c in calls):
             result.mode = mode
             return result
-        result.notes.append(f"{LABELS[mode]}: answered {'text' if reply.content else 'nothing'}")
+        result.notes.append(f"{LABELS[mode]}: {_answer(reply.content, calls)}")
     return result
+
+
+def _answer(content: str | None, calls: list[ToolCall]) -> str:
+    if calls:
+        return "answered a call whose tags failed validation"
+    return f"answered {'text' if content else 'nothing'}"

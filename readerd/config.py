@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     fetch_max_redirects: int = Field(default=5, ge=0)
     fetch_concurrency: int = Field(default=8, ge=1)
+    # per page in an extraction worker, and per article in the offline analysis there
     extract_timeout: float = Field(default=30.0, gt=0)
     extract_memory_mb: int = Field(default=1024, ge=128)
     user_agent: str = "readerd/0.1 (+https://github.com/readerd/readerd)"

@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from readerd import store
-from readerd.analyze import Analyzer, make_analyzer
+from readerd.analyze import Analyzer, OfflineAnalyzer, make_analyzer
 from readerd.analyze.breaker import CircuitBreaker
 from readerd.config import Settings
 from readerd.errors import (
@@ -38,12 +38,12 @@ from readerd.errors import (
     StoreError,
     UnsupportedContentError,
 )
-from readerd.extract.sandbox import ExtractionPool
 from readerd.fetch import fetch_page, make_fetch_client
 from readerd.models import Stage, Status, utcnow
 from readerd.results import Analysis, ArticleInput, FetchedPage
 from readerd.sources import Source, make_source
 from readerd.store import leases, usage, views
+from readerd.workers.pool import WorkerPool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -145,7 +145,12 @@ class Processor:
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.stages = stages
         self._held: set[int] = set()  # claimed and not finished: renewed while held
+        self._workers = WorkerPool(
+            timeout=settings.extract_timeout, memory_mb=settings.extract_memory_mb
+        )
         self.analyzer = analyzer or make_analyzer(settings)
+        if isinstance(self.analyzer, OfflineAnalyzer) and self.analyzer.workers is None:
+            self.analyzer = OfflineAnalyzer(self._workers)  # off this process's GIL
         self.stop = stop or asyncio.Event()
         self.on_item = on_item
         self.report = ProcessReport()
@@ -155,9 +160,6 @@ class Processor:
         # requests before the stage stops, and a daily budget be overshot by more.
         self._analysis_slots = asyncio.Semaphore(settings.llm_concurrency)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readerd-writer")
-        self._extraction = ExtractionPool(
-            timeout=settings.extract_timeout, memory_mb=settings.extract_memory_mb
-        )
         self._llm_stopped = False
         self._breaker = CircuitBreaker()
         self._store_error: StoreError | None = None
@@ -228,7 +230,7 @@ class Processor:
         queue: asyncio.Queue[store.DueLink] = asyncio.Queue(maxsize=workers * 2)
         seen: set[int] = set()
         await self._write(leases.release_dead, self.engine)
-        self._extraction.expect(await self._write(views.count_due, self.engine))
+        self._workers.expect(await self._write(views.count_due, self.engine))
         async with make_fetch_client(self.settings) as client:
             tasks = [asyncio.create_task(self._work(queue, client)) for _ in range(workers)]
             tasks.append(asyncio.create_task(self._renew_leases()))
@@ -241,7 +243,7 @@ class Processor:
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await self._give_back()
                 self._writer.shutdown(wait=True)
-                self._extraction.close()
+                self._workers.close()
         if self._store_error is not None:
             raise self._store_error  # the run stopped: the database takes no writes
         return self.report
@@ -307,7 +309,7 @@ class Processor:
                     page = await self._fetch(due, client)
                 stage = "extract"
                 with self._timed("extract"):
-                    extracted = await self._extraction.extract(page)
+                    extracted = await self._workers.extract(page)
                 await self._save(store.ArticleWrite(due.id, page, extracted, owner=self.owner))
                 if self.stages is not None and Stage.ANALYZE not in self.stages:
                     await self._write(leases.release, self.engine, self.owner, [due.id])

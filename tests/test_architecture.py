@@ -1,10 +1,11 @@
-"""Imports only go down: core ← text ← leaves ← pipeline/digest ← daemon ← cli.
+"""Imports only go down: core ← text ← leaves ← workers ← pipeline/digest ← daemon ← cli.
 
 Every module of readerd/ has a layer, and may import only from its own layer or the
 ones below. The leaves (sources, fetch, extract, analyze, store) never import each
-other, nor do pipeline and digest. Function-local imports count like the others (they
-are how the CLI starts fast, not a way round the layers), and no module imports another
-module's _private name.
+other, nor do pipeline and digest; workers runs extract's and analyze's work in
+processes. Function-local imports count like the others (they are how the CLI starts
+fast, not a way round the layers), and no module imports another module's _private
+name.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ LAYERS: list[tuple[str, dict[str, tuple[str, ...]]]] = [
             "store": ("readerd.store",),
         },
     ),
+    ("workers", {"workers": ("readerd.workers",)}),
     (
         "pipeline/digest",
         {

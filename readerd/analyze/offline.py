@@ -10,6 +10,7 @@ analyze.extractive; the two analysers never import each other.
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol
 
 from readerd.analyze.extractive import article_language, read
 from readerd.analyze.keyphrases import choose_tags
@@ -44,15 +45,30 @@ def analyze_offline(article: ArticleInput) -> Analysis:
     )
 
 
+class OfflineWorkers(Protocol):
+    """Worker processes that run analyze_offline (readerd.workers.pool.WorkerPool)."""
+
+    async def analyze_offline(self, article: ArticleInput) -> Analysis: ...
+
+
 class OfflineAnalyzer:
-    """The embedded analyser: no network, same Analysis as the LLM one."""
+    """The embedded analyser: no network, same Analysis as the LLM one.
+
+    Given worker processes, it runs there, under their time limit and memory cap and
+    off the pipeline's GIL (the pipeline passes its own); otherwise in a thread.
+    """
 
     name = "offline"
     model = OFFLINE_MODEL
     prompt_version = OFFLINE_PROMPT_VERSION
 
+    def __init__(self, workers: OfflineWorkers | None = None) -> None:
+        self.workers = workers
+
     async def analyze(self, article: ArticleInput) -> Analysis:
         """Analyse one article offline."""
+        if self.workers is not None:
+            return await self.workers.analyze_offline(article)
         return await asyncio.to_thread(analyze_offline, article)
 
     async def check_model(self) -> str | None:

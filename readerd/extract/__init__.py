@@ -2,7 +2,7 @@
 
 Importing this package is cheap: trafilatura, lxml and pypdf load on the first page
 of their kind, so a process that only hands pages to the extraction workers
-(readerd.extract.sandbox) never pays for them.
+(readerd.workers.pool) never pays for them.
 """
 
 from __future__ import annotations

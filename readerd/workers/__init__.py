@@ -1,0 +1,1 @@
+"""Worker processes: extraction and the offline analysis, under time and memory limits."""

@@ -41,12 +41,12 @@ _WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:['’\-][^\W_{_CJK}]+|(?<=\d)[.,]
 
 @cache
 def _identifier() -> LanguageIdentifier:
-    """The py3langid model, loaded once per process (about a second)."""
+    """The py3langid model, loaded once per process (from the cache's copy when it has one)."""
     # Imported here: py3langid pulls in numpy (~15 MiB), which a process that never
     # detects a language (the daemon, once extraction runs in workers) should not pay for.
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    from readerd.text.language_model import load_identifier
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return load_identifier()
 
 
 def _chunks(text: str) -> list[str]:

@@ -54,6 +54,7 @@ EXPECTED = {
     "Type": "notify",
     "DynamicUser": "yes",
     "StateDirectory": "readerd",
+    "CacheDirectory": "readerd",  # the language model's fast copy ($CACHE_DIRECTORY)
     "EnvironmentFile": "/etc/readerd/readerd.env",
     "ExecStartPre": f"{BINARY} db upgrade",
     "ExecStart": f"{BINARY} run",

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, func, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from readerd.models import Analysis, Article, Link, LinkTag, SourceState, Status, Tag, utcnow
@@ -32,9 +33,10 @@ def _tags_by_link(session: Session, link_ids: list[int]) -> dict[int, dict[str, 
 def _views(session: Session, links: list[Link], *, full: bool = False) -> list[LinkView]:
     ids = [link.id or 0 for link in links]
     tags = _tags_by_link(session, ids)
-    articles = {
-        a.link_id: a for a in session.exec(select(Article).where(col(Article.link_id).in_(ids)))
-    }
+    query = select(Article).where(col(Article.link_id).in_(ids))
+    if not full:  # a list shows no text: a page of results would read megabytes for nothing
+        query = query.options(defer(Article.text))  # type: ignore[arg-type]  # a Mapped column
+    articles = {a.link_id: a for a in session.exec(query)}
     analyses = {
         a.link_id: a for a in session.exec(select(Analysis).where(col(Analysis.link_id).in_(ids)))
     }

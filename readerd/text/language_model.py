@@ -1,12 +1,17 @@
-"""The py3langid model, loaded from an uncompressed copy in the cache directory.
+"""The py3langid model, mapped from an uncompressed copy in the cache directory.
 
 py3langid ships its model LZMA-compressed and decompresses all 68 MB of it (through a
-temporary file) in every process that loads it: about half a second of CPU, paid by
-each worker pool's start (every daemon pass) and by every CLI command that detects a
-language. The first load writes the arrays, uncompressed, to the cache directory;
-later loads read them in tens of milliseconds. The copy holds plain arrays only
-(numpy's format without pickles), is named after the model file it came from, and is
-written atomically; when it cannot be read or written, the model loads as shipped.
+temporary file) into every process that loads it: about half a second of CPU, paid
+by each worker pool's start (every daemon pass) and by every CLI command that detects
+a language, and 68 MB of private memory in each. The first load writes the arrays,
+uncompressed, to the cache directory; later loads map the two large ones (the
+byte automaton and the per-feature probabilities) from there. A mapped page is read
+only when a text walks through it and is shared by every process that maps the
+file, so a load takes milliseconds and the model costs the memory of the parts used.
+
+The copy holds plain arrays only (numpy's format, no pickles), is named after the
+model file it came from, and appears atomically (written beside, then renamed).
+When it cannot be read or written, the model loads as shipped.
 
 The cache directory is systemd's $CACHE_DIRECTORY (CacheDirectory= in the unit),
 else $XDG_CACHE_HOME/readerd, else ~/.cache/readerd.
@@ -14,11 +19,10 @@ else $XDG_CACHE_HOME/readerd, else ~/.cache/readerd.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
+import shutil
 import tempfile
-import zipfile
 from array import array
 from importlib.metadata import version
 from pathlib import Path
@@ -28,8 +32,9 @@ if TYPE_CHECKING:
     from py3langid.langid import LanguageIdentifier
 
 log = logging.getLogger(__name__)
-# What reading a missing, cut-short or foreign copy raises: the model then loads as shipped.
-_DAMAGED = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
+
+MAPPED = ("nb_ptc", "tk_nextmove")  # the large arrays, tens of MB each: mapped, not read
+_PARTS = ("nb_pc", "nb_classes", "tk_row", "tk_output", *MAPPED)
 
 
 def cache_dir() -> Path:
@@ -44,11 +49,13 @@ def load_identifier() -> LanguageIdentifier:
     """The model with normalised probabilities, from the cache when it holds this model."""
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
-    shipped = Path(MODEL_DIR) / MODEL_FILE
-    copy = _copy_path(shipped)
-    if copy is not None:
-        with contextlib.suppress(*_DAMAGED):
+    copy = _copy_path(Path(MODEL_DIR) / MODEL_FILE)
+    if copy is not None and copy.is_dir():
+        try:
             return _read_copy(copy, LanguageIdentifier)
+        except Exception as exc:  # cut short, foreign, or a py3langid that changed
+            log.debug("language model: cached copy %s unusable: %r", copy, exc)
+            shutil.rmtree(copy, ignore_errors=True)
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     if copy is not None:
         _write_copy(copy, identifier)
@@ -56,43 +63,50 @@ def load_identifier() -> LanguageIdentifier:
 
 
 def _copy_path(shipped: Path) -> Path | None:
-    """The copy's path: py3langid's version and the shipped file's size and time."""
+    """The copy's directory: py3langid's version and the shipped file's size and time."""
     try:
         stat = shipped.stat()
-        name = f"langid-{version('py3langid')}-{stat.st_size}-{stat.st_mtime_ns}.npz"
+        name = f"langid-{version('py3langid')}-{stat.st_size}-{stat.st_mtime_ns}"
         return cache_dir() / name
     except (OSError, ValueError):
         return None
 
 
-def _read_copy(path: Path, cls: type[LanguageIdentifier]) -> LanguageIdentifier:
+def _read_copy(directory: Path, cls: type[LanguageIdentifier]) -> LanguageIdentifier:
     import numpy as np
 
-    with np.load(path, allow_pickle=False) as data:
-        return cls(
-            data["nb_ptc"],
-            data["nb_pc"],
-            data["nb_classes"].tolist(),
-            _unsigned(data["tk_nextmove"]),
-            data["tk_output"].tolist(),
-            norm_probs=True,
-            tk_row=_unsigned(data["tk_row"]),
-        )
+    def part(name: str) -> Any:
+        path = directory / f"{name}.npy"
+        if name in MAPPED:
+            return np.load(path, mmap_mode="r", allow_pickle=False)
+        return np.load(path, allow_pickle=False)
+
+    automaton = part("tk_nextmove")
+    identifier = cls(
+        part("nb_ptc"),
+        part("nb_pc"),
+        part("nb_classes").tolist(),
+        # py3langid walks the automaton one index at a time; a memoryview answers each
+        # with a plain int, as its own array does, straight from the mapped file.
+        memoryview(automaton),
+        part("tk_output").tolist(),
+        norm_probs=True,
+        tk_row=_unsigned(part("tk_row")),
+    )
+    identifier.rank("a")  # a copy that cannot score fails here, not on the first page
+    return identifier
 
 
-def _unsigned(values: object) -> array[int]:
-    """A numpy array of unsigned integers as the stdlib array py3langid walks."""
-    import numpy as np
-
-    arr = np.ascontiguousarray(values)
-    typecode = {2: "H", 4: "I", 8: "L"}[arr.dtype.itemsize]
-    out = array(typecode)
-    out.frombytes(arr.data.cast("B"))
+def _unsigned(values: Any) -> array[int]:
+    """A numpy array of unsigned integers as the stdlib array py3langid expects."""
+    out = array({2: "H", 4: "I", 8: "L"}[values.dtype.itemsize])
+    out.frombytes(values.tobytes())
     return out
 
 
-def _write_copy(path: Path, identifier: LanguageIdentifier) -> None:
-    """Write the copy atomically; a read-only or full disk only costs the next load."""
+def _write_copy(directory: Path, identifier: LanguageIdentifier) -> None:
+    """Write the copy beside, then rename it in place; a read-only or full disk only
+    costs the next process the slow load."""
     import numpy as np
 
     arrays: dict[str, Any] = {
@@ -103,17 +117,16 @@ def _write_copy(path: Path, identifier: LanguageIdentifier) -> None:
         "tk_row": np.asarray(identifier.tk_row),
         "tk_output": np.asarray(identifier.tk_output, dtype=np.int32),
     }
+    temporary: str | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                np.savez(out, **arrays)
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        temporary = tempfile.mkdtemp(dir=directory.parent, prefix=".part-")
+        for name in _PARTS:
+            np.save(Path(temporary) / f"{name}.npy", arrays[name], allow_pickle=False)
+        os.rename(temporary, directory)  # another process may have written it first
+        temporary = None
     except OSError as exc:
-        log.debug("language model: no cached copy in %s: %s", path.parent, exc)
-
+        log.debug("language model: no cached copy in %s: %s", directory.parent, exc)
+    finally:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)

@@ -38,6 +38,15 @@ def test_the_first_load_leaves_a_copy_that_gives_the_same_answers(cache: Path) -
         assert cached.rank(text) == shipped.rank(text)
 
 
+def test_a_new_copy_replaces_an_older_models_copy(cache: Path) -> None:
+    stale = cache / "langid-0.3.0-4586000-1700000000000000000"
+    stale.mkdir(parents=True)
+    (stale / "nb_ptc.npy").write_bytes(b"an older model's arrays")
+    load_identifier()
+    [copy] = _copies(cache)  # this model's; upgrades do not leave 68 MB behind each
+    assert copy != stale and not stale.exists()
+
+
 def test_a_damaged_copy_is_replaced_and_detection_still_works(cache: Path) -> None:
     load_identifier()
     [copy] = _copies(cache)

@@ -125,8 +125,16 @@ def _write_copy(directory: Path, identifier: LanguageIdentifier) -> None:
             np.save(Path(temporary) / f"{name}.npy", arrays[name], allow_pickle=False)
         os.rename(temporary, directory)  # another process may have written it first
         temporary = None
+        _remove_stale_copies(directory)
     except OSError as exc:
         log.debug("language model: no cached copy in %s: %s", directory.parent, exc)
     finally:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _remove_stale_copies(current: Path) -> None:
+    """Remove the copies of models that py3langid upgrades have replaced (68 MB each)."""
+    for other in current.parent.glob("langid-*"):
+        if other != current and other.is_dir():
+            shutil.rmtree(other, ignore_errors=True)

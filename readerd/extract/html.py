@@ -43,6 +43,7 @@ LANGUAGE_SAMPLE = 1000  # characters: about 150 words, plenty for the language m
 DUMP_SHARE = 0.95  # a "main text" this close to all of the page's text is the whole page
 
 _WORD = re.compile(r"[^\W_]")
+_HTML_LANG = re.compile(r"<html\b[^>]*?\blang\s*=\s*[\"']?([a-zA-Z]{2,3})", re.I)
 
 # trafilatura's parser settings, with one change: lxml.html's own parser picks each
 # element's class in Python (a form field gets a class of its own), a call for every
@@ -60,7 +61,6 @@ _PARSER.set_element_class_lookup(
         element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity
     )
 )
-_HTML_LANG = re.compile(r"<html\b[^>]*?\blang\s*=\s*[\"']?([a-zA-Z]{2,3})", re.I)
 
 
 def extract_html(page: FetchedPage, html: str) -> Extracted:

@@ -69,3 +69,14 @@ def test_systemd_cache_directory_comes_first(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("CACHE_DIRECTORY", "/var/cache/readerd")
     monkeypatch.setenv("XDG_CACHE_HOME", "/elsewhere")
     assert cache_dir() == Path("/var/cache/readerd")
+
+
+def test_no_home_and_no_cache_directory_still_detects(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CACHE_DIRECTORY", "XDG_CACHE_HOME", "HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(Path, "home", _no_home)
+    assert load_identifier().classify(TEXTS[0])[0] == "en"
+
+
+def _no_home() -> Path:
+    raise RuntimeError("Could not determine home directory")

@@ -68,7 +68,7 @@ def _copy_path(shipped: Path) -> Path | None:
         stat = shipped.stat()
         name = f"langid-{version('py3langid')}-{stat.st_size}-{stat.st_mtime_ns}"
         return cache_dir() / name
-    except (OSError, ValueError):
+    except (OSError, ValueError, RuntimeError):  # RuntimeError: no home directory at all
         return None
 
 

@@ -10,8 +10,9 @@ only when a text walks through it and is shared by every process that maps the
 file, so a load takes milliseconds and the model costs the memory of the parts used.
 
 The copy holds plain arrays only (numpy's format, no pickles), is named after the
-model file it came from, and appears atomically (written beside, then renamed).
-When it cannot be read or written, the model loads as shipped.
+model file it came from (py3langid's version and the file's size), and appears
+atomically (written beside, then renamed); writing it removes the copies of models
+an upgrade replaced. When it cannot be read or written, the model loads as shipped.
 
 The cache directory is systemd's $CACHE_DIRECTORY (CacheDirectory= in the unit),
 else $XDG_CACHE_HOME/readerd, else ~/.cache/readerd.
@@ -63,10 +64,10 @@ def load_identifier() -> LanguageIdentifier:
 
 
 def _copy_path(shipped: Path) -> Path | None:
-    """The copy's directory: py3langid's version and the shipped file's size and time."""
+    """The copy's directory, named by py3langid's version and the shipped file's size
+    (not its time: every install of one version, each venv, shares one copy)."""
     try:
-        stat = shipped.stat()
-        name = f"langid-{version('py3langid')}-{stat.st_size}-{stat.st_mtime_ns}"
+        name = f"langid-{version('py3langid')}-{shipped.stat().st_size}"
         return cache_dir() / name
     except (OSError, ValueError, RuntimeError):  # RuntimeError: no home directory at all
         return None

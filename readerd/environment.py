@@ -25,10 +25,21 @@ ENV_FILE = Path(".env")
 
 def default_data_dir() -> Path:
     """systemd's StateDirectory, else $XDG_DATA_HOME/readerd, else ~/.local/share/readerd."""
-    if state := os.environ.get("STATE_DIRECTORY"):
-        return Path(state.split(":")[0])
-    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(xdg) / "readerd"
+    return _standard_dir("STATE_DIRECTORY", "XDG_DATA_HOME", ".local/share")
+
+
+def default_cache_dir() -> Path:
+    """For what readerd can rebuild: systemd's CacheDirectory, else $XDG_CACHE_HOME/readerd,
+    else ~/.cache/readerd."""
+    return _standard_dir("CACHE_DIRECTORY", "XDG_CACHE_HOME", ".cache")
+
+
+def _standard_dir(systemd: str, xdg: str, under_home: str) -> Path:
+    """The directory systemd gives the unit, else the XDG base directory's readerd/."""
+    if given := os.environ.get(systemd):
+        return Path(given.split(":")[0])
+    base = os.environ.get(xdg) or str(Path.home() / under_home)
+    return Path(base) / "readerd"
 
 
 def database_url(configured: str | None, data_dir: Path) -> str:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from readerd.text.language_model import cache_dir, load_identifier
+from readerd.environment import default_cache_dir
+from readerd.text.language_model import load_identifier
 
 TEXTS = [
     "The train arrived late. Nobody on the platform knew why.",
@@ -68,7 +69,7 @@ def test_an_unwritable_cache_costs_only_the_copy(cache: Path) -> None:
 def test_systemd_cache_directory_comes_first(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CACHE_DIRECTORY", "/var/cache/readerd")
     monkeypatch.setenv("XDG_CACHE_HOME", "/elsewhere")
-    assert cache_dir() == Path("/var/cache/readerd")
+    assert default_cache_dir() == Path("/var/cache/readerd")
 
 
 def test_no_home_and_no_cache_directory_still_detects(monkeypatch: pytest.MonkeyPatch) -> None:

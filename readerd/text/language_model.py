@@ -14,8 +14,8 @@ model file it came from (py3langid's version and the file's size), and appears
 atomically (written beside, then renamed); writing it removes the copies of models
 an upgrade replaced. When it cannot be read or written, the model loads as shipped.
 
-The cache directory is systemd's $CACHE_DIRECTORY (CacheDirectory= in the unit),
-else $XDG_CACHE_HOME/readerd, else ~/.cache/readerd.
+The cache directory is readerd.environment.default_cache_dir(): systemd's $CACHE_DIRECTORY
+(CacheDirectory= in the unit), else $XDG_CACHE_HOME/readerd, else ~/.cache/readerd.
 """
 
 from __future__ import annotations
@@ -29,21 +29,14 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from readerd.environment import default_cache_dir
+
 if TYPE_CHECKING:
     from py3langid.langid import LanguageIdentifier
 
 log = logging.getLogger(__name__)
 
 MAPPED = ("nb_ptc", "tk_nextmove")  # the large arrays, tens of MB each: mapped, not read
-_PARTS = ("nb_pc", "nb_classes", "tk_row", "tk_output", *MAPPED)
-
-
-def cache_dir() -> Path:
-    """Where readerd keeps what it can rebuild (systemd's, else the XDG location)."""
-    if systemd := os.environ.get("CACHE_DIRECTORY"):
-        return Path(systemd.split(":")[0])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "readerd"
 
 
 def load_identifier() -> LanguageIdentifier:
@@ -68,7 +61,7 @@ def _copy_path(shipped: Path) -> Path | None:
     (not its time: every install of one version, each venv, shares one copy)."""
     try:
         name = f"langid-{version('py3langid')}-{shipped.stat().st_size}"
-        return cache_dir() / name
+        return default_cache_dir() / name
     except (OSError, ValueError, RuntimeError):  # RuntimeError: no home directory at all
         return None
 
@@ -122,8 +115,8 @@ def _write_copy(directory: Path, identifier: LanguageIdentifier) -> None:
     try:
         directory.parent.mkdir(parents=True, exist_ok=True)
         temporary = tempfile.mkdtemp(dir=directory.parent, prefix=".part-")
-        for name in _PARTS:
-            np.save(Path(temporary) / f"{name}.npy", arrays[name], allow_pickle=False)
+        for name, values in arrays.items():
+            np.save(Path(temporary) / f"{name}.npy", values, allow_pickle=False)
         os.rename(temporary, directory)  # another process may have written it first
         temporary = None
         _remove_stale_copies(directory)
